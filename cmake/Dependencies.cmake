@@ -1,0 +1,13 @@
+# Every dependency is a Debian 12 package; scripts/install-deps installs them (README says why).
+find_package(Boost 1.74 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
+find_package(toml11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(Threads REQUIRED)
+if(BULKQ_TESTS)
+  find_package(Catch2 2 REQUIRED)
+endif()
+if(BULKQ_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,20 @@
+# Sanitizers apply to everything built in this tree, so the engine and its tests agree on the ABI.
+if(BULKQ_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(BULKQ_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT BULKQ_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "BULKQ_SANITIZE must be '', 'address' or 'thread', not '${BULKQ_SANITIZE}'")
+endif()
+
+if(BULKQ_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "BULKQ_FUZZERS needs clang (CXX=clang++)")
+  endif()
+  # Instrument the library code for coverage; the fuzz executables link the libFuzzer driver.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,266 @@
+#include "core/queue_map.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+
+namespace bulkq {
+namespace {
+
+// Fair policy: one service costs kStrideUnit / weight of virtual time.
+constexpr std::uint64_t kStrideUnit = std::uint64_t{1} << 20;
+
+std::uint64_t fair_stride(std::uint32_t size) {
+  const auto weight = static_cast<std::uint64_t>(std::bit_width(std::max<std::uint32_t>(size, 1)));
+  return kStrideUnit / weight;
+}
+
+}  // namespace
+
+bool ReadyOrder::operator()(const DomainQueue* a, const DomainQueue* b) const {
+  switch (policy) {
+    case SelectionPolicy::largest:
+      if (a->nodes_.size() != b->nodes_.size()) return a->nodes_.size() > b->nodes_.size();
+      if (a->created_ != b->created_) return a->created_ < b->created_;
+      break;
+    case SelectionPolicy::oldest:
+      if (a->created_ != b->created_) return a->created_ < b->created_;
+      break;
+    case SelectionPolicy::fair:
+      if (a->pass_ != b->pass_) return a->pass_ < b->pass_;
+      break;
+  }
+  return a->sequence_ < b->sequence_;
+}
+
+bool TimerOrder::operator()(const DomainQueue* a, const DomainQueue* b) const {
+  if (a->next_attempt_ != b->next_attempt_) return a->next_attempt_ < b->next_attempt_;
+  return a->sequence_ < b->sequence_;
+}
+
+QueueMap::QueueMap(SelectionPolicy policy) : policy_(policy), ready_(ReadyOrder{policy}) {}
+
+void QueueMap::set_policy(SelectionPolicy policy) {
+  if (policy == policy_) return;
+  policy_ = policy;
+  if (policy == SelectionPolicy::fair) {
+    // Start everyone level so no queue inherits a debt from before the switch.
+    table_.for_each([this](DomainQueue& queue) { queue.pass_ = virtual_time_; });
+  }
+  ready_.set_order(ReadyOrder{policy});
+}
+
+const DomainQueue* QueueMap::find(std::string_view domain) const {
+  return table_.find(domain, domain_hash(domain));
+}
+
+DomainQueue* QueueMap::find_mutable(std::string_view domain) {
+  return table_.find(domain, domain_hash(domain));
+}
+
+DomainQueue& QueueMap::queue_for(std::string_view domain, std::uint64_t hash, TimePoint now) {
+  if (DomainQueue* found = table_.find(domain, hash)) return *found;
+  DomainQueue& queue = table_.insert(domain, hash);
+  queue.created_ = now;
+  queue.sequence_ = next_sequence_++;
+  queue.pass_ = virtual_time_;
+  return queue;
+}
+
+void QueueMap::append(DomainQueue& queue, MessageIndex message, RecipientIndex recipient,
+                      std::uint32_t enqueued) {
+  DataNode node;
+  node.message = message;
+  node.recipient = recipient;
+  node.enqueued = enqueued;
+  queue.nodes_.push_back(node);
+  ++queued_;
+}
+
+void QueueMap::place(DomainQueue& queue, TimePoint now) {
+  const bool runnable = queue.nodes_.size() > 0 && queue.holds_ == 0;
+  const bool want_ready = runnable && queue.next_attempt_ <= now;
+  const bool want_timer = runnable && queue.next_attempt_ > now;
+  if (ready_.contains(&queue) && !want_ready) ready_.erase(&queue);
+  if (timers_.contains(&queue) && !want_timer) timers_.erase(&queue);
+  if (want_ready && !ready_.contains(&queue)) {
+    // A queue coming back (new nodes, end of backoff or pause) rejoins at the current virtual
+    // time: no credit saved while idle lets it jump ahead of queues that kept waiting.
+    queue.pass_ = std::max(queue.pass_, virtual_time_);
+    ready_.push(&queue);
+  }
+  if (want_timer) {
+    if (timers_.contains(&queue)) {
+      timers_.update(&queue);
+    } else {
+      timers_.push(&queue);
+    }
+  }
+}
+
+void QueueMap::resift_after_growth(DomainQueue& queue, TimePoint now) {
+  if (ready_.contains(&queue)) {
+    if (policy_ == SelectionPolicy::largest) ready_.update(&queue);
+  } else if (!timers_.contains(&queue)) {
+    place(queue, now);
+  }
+}
+
+void QueueMap::file(std::string_view domain, MessageIndex message, RecipientIndex recipient,
+                    TimePoint now) {
+  DomainQueue& queue = queue_for(domain, domain_hash(domain), now);
+  append(queue, message, recipient, unix_seconds32(now));
+  resift_after_growth(queue, now);
+}
+
+void QueueMap::file_message(MessageIndex message, const RecipientRouting& routing, TimePoint now) {
+  touched_.clear();
+  for (std::uint32_t d = 0; d < routing.domain_count(); ++d) {
+    touched_.push_back(&queue_for(routing.domain(d), routing.domain_hash_of(d), now));
+  }
+  const std::uint32_t enqueued = unix_seconds32(now);
+  for (RecipientIndex r = 0; r < routing.recipient_count(); ++r) {
+    append(*touched_[routing.domain_of(r)], message, r, enqueued);
+  }
+  for (DomainQueue* queue : touched_)
+    resift_after_growth(*queue, now);
+}
+
+Selection QueueMap::select(TimePoint now) {
+  while (!timers_.empty() && timers_.top()->next_attempt_ <= now)
+    place(*timers_.top(), now);
+  if (!ready_.empty()) return {Selection::Kind::ready, ready_.top(), {}};
+  if (!timers_.empty())
+    return {Selection::Kind::sleep_until, nullptr, timers_.top()->next_attempt_};
+  return {};
+}
+
+void QueueMap::take_batch(DomainQueue& queue, std::uint32_t max_recipients, Batch& out) {
+  out.clear();
+  out.domain = queue.domain();
+  out.queue = &queue;
+  if (queue.nodes_.size() == 0 || max_recipients == 0) return;
+
+  if (policy_ == SelectionPolicy::fair) {
+    queue.pass_ += fair_stride(queue.nodes_.size());
+    // Virtual time is the furthest any service has reached, so a queue that empties and comes
+    // straight back (a trickle of single messages) rejoins behind the others rather than at the
+    // start of the turn it just had.
+    virtual_time_ = std::max(virtual_time_, queue.pass_);
+  }
+
+  const std::uint32_t n = std::min(queue.nodes_.size(), max_recipients);
+  queue.in_flight_ += n;
+  queued_ -= n;
+  in_flight_ += n;
+
+  // Copy the batch out in queue order, one group per run of the same message. A message's
+  // recipients for one domain are filed together, so runs are usually whole messages already;
+  // when a message shows up in two runs (interleaved filing, retries), regroup.
+  const NodeRing& nodes = queue.nodes_;
+  out.recipients.reserve(n);
+  bool interleaved = false;
+  seen_.begin_batch(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const DataNode& node = nodes[i];
+    if (i == 0 || node.message != nodes[i - 1].message) {
+      out.group_starts.push_back(i);
+      if (!seen_.insert(node.message)) interleaved = true;
+    }
+    out.recipients.push_back(
+        {node.message, node.recipient, static_cast<std::uint8_t>(node.attempts), node.enqueued});
+  }
+  if (interleaved) regroup(out);
+  for (std::uint32_t i = 0; i < n; ++i)
+    queue.nodes_.pop_front();
+  queue.nodes_.shrink_if_sparse();
+
+  if (ready_.contains(&queue)) {
+    if (queue.nodes_.size() == 0) {
+      ready_.erase(&queue);
+    } else if (policy_ != SelectionPolicy::oldest) {
+      ready_.update(&queue);
+    }
+  } else if (queue.nodes_.size() == 0 && timers_.contains(&queue)) {
+    timers_.erase(&queue);
+  }
+}
+
+void QueueMap::regroup(Batch& out) {
+  // A stable sort by message makes each message one run in queue order; runs are then put in
+  // the order their first recipient stood.
+  const auto n = static_cast<std::uint32_t>(out.recipients.size());
+  order_.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    order_[i] = i;
+  std::stable_sort(order_.begin(), order_.end(), [&out](std::uint32_t a, std::uint32_t b) {
+    return out.recipients[a].message < out.recipients[b].message;
+  });
+  runs_.clear();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (i == 0 || out.recipients[order_[i]].message != out.recipients[order_[i - 1]].message) {
+      runs_.emplace_back(order_[i], i);
+    }
+  }
+  std::sort(runs_.begin(), runs_.end());
+  regrouped_.clear();
+  out.group_starts.clear();
+  for (const auto& run : runs_) {
+    out.group_starts.push_back(static_cast<std::uint32_t>(regrouped_.size()));
+    const MessageIndex message = out.recipients[order_[run.second]].message;
+    for (std::uint32_t i = run.second; i < n && out.recipients[order_[i]].message == message; ++i) {
+      regrouped_.push_back(out.recipients[order_[i]]);
+    }
+  }
+  out.recipients.swap(regrouped_);
+}
+
+void QueueMap::complete_batch(const Batch& batch, std::span<const BatchRecipient> retry,
+                              TimePoint now) {
+  if (batch.recipients.empty()) return;
+  // Nodes in flight keep their queue alive, so the batch's handle is still good.
+  DomainQueue* queue = batch.queue;
+  assert(queue != nullptr && table_.find(batch.domain, queue->hash_) == queue);
+  const auto n = static_cast<std::uint32_t>(batch.recipients.size());
+  assert(queue->in_flight_ >= n && retry.size() <= n);
+  queue->in_flight_ -= n;
+  in_flight_ -= n;
+  for (auto it = retry.rbegin(); it != retry.rend(); ++it) {
+    DataNode node;
+    node.message = it->message;
+    node.recipient = it->recipient;
+    node.attempts = it->attempts == UINT8_MAX ? UINT8_MAX : it->attempts + 1U;
+    node.enqueued = it->enqueued;
+    queue->nodes_.push_front(node);
+  }
+  queued_ += retry.size();
+  if (!retry.empty()) resift_after_growth(*queue, now);
+  extinguish_if_idle(*queue);
+}
+
+bool QueueMap::defer(std::string_view domain, TimePoint until, TimePoint now) {
+  DomainQueue* queue = find_mutable(domain);
+  if (queue == nullptr) return false;
+  queue->next_attempt_ = until;
+  place(*queue, now);
+  return true;
+}
+
+bool QueueMap::set_paused(std::string_view domain, bool paused, TimePoint now) {
+  DomainQueue* queue = find_mutable(domain);
+  if (queue == nullptr) return false;
+  const auto bit = static_cast<std::uint8_t>(QueueHold::paused);
+  queue->holds_ = paused ? (queue->holds_ | bit) : (queue->holds_ & ~bit);
+  place(*queue, now);
+  extinguish_if_idle(*queue);
+  return true;
+}
+
+void QueueMap::extinguish_if_idle(DomainQueue& queue) {
+  if (queue.nodes_.size() != 0 || queue.in_flight_ != 0 || queue.holds_ != 0) return;
+  if (ready_.contains(&queue)) ready_.erase(&queue);
+  if (timers_.contains(&queue)) timers_.erase(&queue);
+  table_.erase(&queue);
+}
+
+}  // namespace bulkq

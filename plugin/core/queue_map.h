@@ -1,0 +1,120 @@
+// QueueMap: every destination domain's queue, and the choice of which one to serve next.
+//
+// Owned by the scheduler thread; nothing here locks or does I/O, and time comes in as arguments.
+// Queues live in a DomainTable keyed by canonical domain (see normalise_domain) and are created
+// and extinguished on demand. Eligible queues (nodes waiting, no hold, not backing off) sit in one
+// indexed heap ordered by the selection policy; queues backing off sit in a second heap ordered
+// by their next allowed attempt, so selection never scans the map.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/batch.h"
+#include "core/clock.h"
+#include "core/domain_queue.h"
+#include "core/domain_table.h"
+#include "core/indexed_heap.h"
+#include "core/message_index_set.h"
+#include "core/recipient_routing.h"
+#include "core/selection_policy.h"
+
+namespace bulkq {
+
+// What the scheduler should do next. Like a timed pop: a queue to serve, a time to sleep until
+// (only backing-off queues have work), or nothing at all.
+struct [[nodiscard]] Selection {
+  enum class Kind : std::uint8_t { ready, sleep_until, idle };
+  Kind kind = Kind::idle;
+  DomainQueue* queue = nullptr;  // kind == ready
+  TimePoint wake_at{};           // kind == sleep_until
+};
+
+struct ReadyOrder {
+  SelectionPolicy policy = SelectionPolicy::fair;
+  bool operator()(const DomainQueue* a, const DomainQueue* b) const;
+};
+struct TimerOrder {
+  bool operator()(const DomainQueue* a, const DomainQueue* b) const;
+};
+struct ReadyPosition {
+  std::uint32_t& operator()(DomainQueue* q) const { return q->ready_position_; }
+};
+struct TimerPosition {
+  std::uint32_t& operator()(DomainQueue* q) const { return q->timer_position_; }
+};
+
+class QueueMap {
+ public:
+  explicit QueueMap(SelectionPolicy policy = SelectionPolicy::fair);
+  QueueMap(const QueueMap&) = delete;
+  QueueMap& operator=(const QueueMap&) = delete;
+
+  // Files one recipient at the tail of `domain`'s queue, creating the queue if there is none.
+  // `domain` must be canonical.
+  void file(std::string_view domain, MessageIndex message, RecipientIndex recipient, TimePoint now);
+  // Files every recipient of a new message (one map lookup per distinct domain).
+  void file_message(MessageIndex message, const RecipientRouting& routing, TimePoint now);
+
+  // Releases queues whose backoff has ended, then names the queue the policy serves next.
+  Selection select(TimePoint now);
+
+  // Moves up to `max_recipients` nodes from the head of `queue` into `out`, grouped by message
+  // (groups in the order their first recipient was queued). The nodes are in flight until
+  // complete_batch. Serving a queue advances its fair-policy virtual time.
+  void take_batch(DomainQueue& queue, std::uint32_t max_recipients, Batch& out);
+
+  // Ends a batch: the `retry` recipients go back to the head of their queue, in order, with one
+  // more attempt counted; the others have left for good. A queue left with nothing waiting,
+  // nothing in flight and no hold is extinguished here.
+  void complete_batch(const Batch& batch, std::span<const BatchRecipient> retry, TimePoint now);
+
+  // Keeps `domain` out of selection until `until` (backoff). False if there is no such queue.
+  bool defer(std::string_view domain, TimePoint until, TimePoint now);
+  // Pauses or resumes `domain`. False if there is no such queue.
+  bool set_paused(std::string_view domain, bool paused, TimePoint now);
+
+  void set_policy(SelectionPolicy policy);
+  [[nodiscard]] SelectionPolicy policy() const { return policy_; }
+
+  [[nodiscard]] const DomainQueue* find(std::string_view domain) const;
+  [[nodiscard]] std::size_t queue_count() const { return table_.size(); }
+  [[nodiscard]] std::uint64_t queued_recipients() const { return queued_; }
+  [[nodiscard]] std::uint64_t in_flight_recipients() const { return in_flight_; }
+  [[nodiscard]] std::size_t eligible_queue_count() const { return ready_.size(); }
+
+  template <typename Visit>
+  void for_each_queue(Visit&& visit) const {
+    table_.for_each([&](const DomainQueue& queue) { visit(queue); });
+  }
+
+ private:
+  DomainQueue& queue_for(std::string_view domain, std::uint64_t hash, TimePoint now);
+  void append(DomainQueue& queue, MessageIndex message, RecipientIndex recipient,
+              std::uint32_t enqueued);
+  void place(DomainQueue& queue, TimePoint now);
+  void resift_after_growth(DomainQueue& queue, TimePoint now);
+  void extinguish_if_idle(DomainQueue& queue);
+  void regroup(Batch& out);
+  DomainQueue* find_mutable(std::string_view domain);
+
+  SelectionPolicy policy_;
+  DomainTable table_;
+  IndexedHeap<DomainQueue*, ReadyOrder, ReadyPosition> ready_;
+  IndexedHeap<DomainQueue*, TimerOrder, TimerPosition> timers_;
+  std::uint64_t virtual_time_ = 0;  // fair policy: the furthest pass any service reached
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t queued_ = 0;
+  std::uint64_t in_flight_ = 0;
+  // Scratch space for take_batch and file_message, kept to avoid allocating per call.
+  std::vector<std::uint32_t> order_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> runs_;
+  std::vector<BatchRecipient> regrouped_;
+  MessageIndexSet seen_;
+  std::vector<DomainQueue*> touched_;
+};
+
+}  // namespace bulkq

@@ -1,0 +1,49 @@
+#include "core/scheduler.h"
+
+#include <cassert>
+
+namespace bulkq {
+
+Scheduler::Scheduler(const Clock& clock, SchedulerLimits limits)
+    : clock_(clock), limits_(limits), queues_(limits.policy) {}
+
+MessageIndex Scheduler::admit(IntakeMessage&& message) {
+  assert(message.routing.recipient_count() == message.record.recipient_count());
+  message.record.set_state(MessageState::queued);
+  const MessageIndex index = messages_.insert(std::move(message.record));
+  queues_.file_message(index, message.routing, clock_.now());
+  return index;
+}
+
+bool Scheduler::next_batch(Batch& out) {
+  const Selection selection = queues_.select(clock_.now());
+  if (selection.kind != Selection::Kind::ready) {
+    out.clear();
+    return false;
+  }
+  queues_.take_batch(*selection.queue, limits_.batch_max_recipients, out);
+  return !out.empty();
+}
+
+void Scheduler::complete(const Batch& batch, std::span<const RecipientOutcome> outcomes,
+                         std::vector<MessageIndex>& finished_messages) {
+  assert(outcomes.size() == batch.recipients.size());
+  retry_.clear();
+  for (std::size_t i = 0; i < batch.recipients.size(); ++i) {
+    const BatchRecipient& recipient = batch.recipients[i];
+    if (outcomes[i] == RecipientOutcome::retry) {
+      retry_.push_back(recipient);
+    } else {
+      messages_[recipient.message].set_finished(recipient.recipient);
+    }
+  }
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    const MessageIndex message = batch.message_group(g).front().message;
+    MessageRecord& record = messages_[message];
+    record.count_attempt();
+    if (record.all_finished()) finished_messages.push_back(message);
+  }
+  queues_.complete_batch(batch, retry_, clock_.now());
+}
+
+}  // namespace bulkq

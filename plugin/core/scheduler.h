@@ -1,0 +1,65 @@
+// Scheduler: the engine's pure core — the message table, the queue map and the rules that tie
+// them: admitting a new message, choosing and taking the next batch, applying its outcomes.
+//
+// Runs on the scheduler thread only. It reads time from an injected Clock and touches no socket,
+// file or lock; the intake handoff feeds it and delivery reports back to it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/batch.h"
+#include "core/clock.h"
+#include "core/intake_message.h"
+#include "core/message_table.h"
+#include "core/queue_map.h"
+#include "core/scheduler_limits.h"
+
+namespace bulkq {
+
+enum class RecipientOutcome : std::uint8_t {
+  delivered,  // finished: the destination took it
+  bounced,    // finished: permanent failure, a DSN goes to the sender
+  retry,      // not finished: back to its queue
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Clock& clock, SchedulerLimits limits);
+
+  // Takes ownership of a new message: its record joins the table and one node per recipient
+  // joins its domain's queue.
+  MessageIndex admit(IntakeMessage&& message);
+
+  // The next queue to serve (see QueueMap::select).
+  Selection select() { return queues_.select(clock_.now()); }
+
+  // Selects a queue and takes up to limits().batch_max_recipients of its recipients into `out`.
+  // Returns false, leaving `out` empty, when no queue is eligible now.
+  bool next_batch(Batch& out);
+
+  // Applies one outcome per batch recipient (same order as batch.recipients). Finished recipients
+  // set their message's bit; retries go back to their queue keeping the bits already set.
+  // Messages whose every recipient is now finished are appended to `finished_messages`; the
+  // caller removes them from the spool and then calls forget().
+  void complete(const Batch& batch, std::span<const RecipientOutcome> outcomes,
+                std::vector<MessageIndex>& finished_messages);
+
+  void forget(MessageIndex message) { messages_.erase(message); }
+
+  [[nodiscard]] const SchedulerLimits& limits() const { return limits_; }
+  [[nodiscard]] MessageTable& messages() { return messages_; }
+  [[nodiscard]] const MessageTable& messages() const { return messages_; }
+  [[nodiscard]] QueueMap& queues() { return queues_; }
+  [[nodiscard]] const QueueMap& queues() const { return queues_; }
+
+ private:
+  const Clock& clock_;
+  SchedulerLimits limits_;
+  MessageTable messages_;
+  QueueMap queues_;
+  std::vector<BatchRecipient> retry_;  // scratch for complete()
+};
+
+}  // namespace bulkq

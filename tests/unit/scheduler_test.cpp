@@ -1,0 +1,99 @@
+#include "core/scheduler.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/message_builder.h"
+#include "fakes/fake_clock.h"
+
+using namespace bulkq;
+using namespace std::chrono_literals;
+using bulkq::testing::FakeClock;
+
+namespace {
+
+IntakeMessage make_message(MessageId id, const std::vector<std::string>& recipients,
+                           TimePoint now) {
+  MessageBuilder builder(MtaKind::postfix, "Q" + std::to_string(id), "sender@example.org", now);
+  for (const auto& r : recipients)
+    REQUIRE(builder.add_recipient(r).empty());
+  BuildResult built = builder.build(id);
+  REQUIRE(built.ok());
+  return std::move(*built.message);
+}
+
+}  // namespace
+
+TEST_CASE("admitting a message files one node per recipient by domain", "[core][scheduler]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, {});
+  const MessageIndex m = scheduler.admit(
+      make_message(1, {"a@one.test", "b@two.test", "c@One.Test", "d@three.test"}, clock.now()));
+  CHECK(scheduler.messages()[m].state() == MessageState::queued);
+  CHECK(scheduler.queues().queue_count() == 3);
+  CHECK(scheduler.queues().find("one.test")->size() == 2);
+  CHECK(scheduler.queues().find("two.test")->size() == 1);
+  CHECK(scheduler.queues().queued_recipients() == 4);
+}
+
+TEST_CASE("retried recipients keep their message's finished bits", "[core][scheduler]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, {SelectionPolicy::fair, 100});
+  const MessageIndex m = scheduler.admit(
+      make_message(5, {"a@x.test", "b@x.test", "c@x.test", "d@y.test"}, clock.now()));
+
+  Batch batch;
+  REQUIRE(scheduler.next_batch(batch));
+  REQUIRE(batch.domain == "x.test");
+  REQUIRE(batch.recipients.size() == 3);
+  std::vector<MessageIndex> finished;
+  // a delivered, b retry, c bounced
+  const std::vector<RecipientOutcome> outcomes{RecipientOutcome::delivered, RecipientOutcome::retry,
+                                               RecipientOutcome::bounced};
+  scheduler.complete(batch, outcomes, finished);
+  CHECK(finished.empty());
+  const MessageRecord& record = scheduler.messages()[m];
+  CHECK(record.finished(0));
+  CHECK_FALSE(record.finished(1));
+  CHECK(record.finished(2));
+  CHECK(record.finished_count() == 2);
+  CHECK(record.attempts() == 1);
+
+  // y.test comes next under the fair policy; then b again, alone, with its bits intact.
+  REQUIRE(scheduler.next_batch(batch));
+  CHECK(batch.domain == "y.test");
+  scheduler.complete(batch, std::vector<RecipientOutcome>{RecipientOutcome::delivered}, finished);
+  CHECK(finished.empty());
+
+  REQUIRE(scheduler.next_batch(batch));
+  REQUIRE(batch.domain == "x.test");
+  REQUIRE(batch.recipients.size() == 1);
+  CHECK(batch.recipients[0].recipient == 1);
+  CHECK(batch.recipients[0].attempts == 1);
+  CHECK(record.finished(0));
+  CHECK(record.finished(2));
+  scheduler.complete(batch, std::vector<RecipientOutcome>{RecipientOutcome::delivered}, finished);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0] == m);
+  CHECK(scheduler.messages()[m].all_finished());
+  scheduler.forget(m);
+  CHECK(scheduler.messages().size() == 0);
+  CHECK(scheduler.queues().queue_count() == 0);
+  CHECK_FALSE(scheduler.next_batch(batch));
+}
+
+TEST_CASE("next_batch reports nothing while every queue backs off", "[core][scheduler]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, {});
+  (void)scheduler.admit(make_message(1, {"a@x.test"}, clock.now()));
+  REQUIRE(scheduler.queues().defer("x.test", clock.now() + 10s, clock.now()));
+  Batch batch;
+  CHECK_FALSE(scheduler.next_batch(batch));
+  CHECK(batch.empty());
+  const Selection selection = scheduler.select();
+  CHECK(selection.kind == Selection::Kind::sleep_until);
+  clock.advance(10s);
+  CHECK(scheduler.next_batch(batch));
+}
