@@ -49,19 +49,21 @@ class DomainQueue {
   friend struct ReadyPosition;
   friend struct TimerPosition;
 
-  // The domain's name follows the object in the same allocation (see DomainTable), so a lookup
-  // that finds the queue has the key in the same cache lines.
+  // Ordered to pack: 80 bytes. The domain's name follows the object in the same allocation
+  // (see DomainTable), so a lookup that finds the queue has the key in the same cache lines.
   std::uint64_t hash_ = 0;
-  std::uint16_t name_length_ = 0;
-  NodeRing nodes_;
-  std::uint32_t in_flight_ = 0;
   TimePoint created_{};
   TimePoint next_attempt_{};
   std::uint64_t pass_ = 0;      // fair policy: virtual time of the next service
-  std::uint64_t sequence_ = 0;  // creation order: the last tie-breaker, so order is total
+  std::uint64_t sequence_ = 0;  // creation order: "oldest", and every policy's tie-breaker
+  NodeRing nodes_;              // 20 bytes
+  std::uint32_t in_flight_ = 0;
   std::uint32_t ready_position_ = kNotInHeap;
   std::uint32_t timer_position_ = kNotInHeap;
+  std::uint16_t name_length_ = 0;
   std::uint8_t holds_ = 0;
 };
+
+static_assert(sizeof(DomainQueue) <= 80, "a queue exists per domain: keep it small");
 
 }  // namespace bulkq

@@ -1,9 +1,11 @@
-// IndexedHeap: a binary heap of pointers whose elements know their own position.
+// IndexedHeap: a binary min-heap of pointers that know their own position, with each entry's
+// sort key stored beside it.
 //
 // The queue map keeps its eligible queues in one of these so selection is O(1) and a queue whose
-// priority changes (it grew, it was served) is re-sifted in O(log n) without a search. Each
-// element stores its position in a member the PositionOf functor returns; boost::heap's mutable
-// heaps would allocate a handle per queue instead. Not thread-safe: owned like its elements.
+// priority changes (it grew, it was served) is re-sifted in O(log n) without a search. Keys live
+// in the heap's own array, so sifting compares without touching the (cold) elements; only the
+// moved elements' position fields are written. boost::heap's mutable heaps would allocate a
+// handle per element instead. Not thread-safe: owned like its elements.
 #pragma once
 
 #include <cassert>
@@ -15,66 +17,88 @@ namespace bulkq {
 
 inline constexpr std::uint32_t kNotInHeap = UINT32_MAX;
 
-// Before(a, b): a comes out first. PositionOf(item) -> std::uint32_t&.
-template <typename Item, typename Before, typename PositionOf>
+// Two words compared in order: what to serve first, then a tie-breaker that makes order total.
+struct HeapKey {
+  std::uint64_t primary = 0;
+  std::uint64_t secondary = 0;
+  friend bool operator<(const HeapKey& a, const HeapKey& b) {
+    return a.primary != b.primary ? a.primary < b.primary : a.secondary < b.secondary;
+  }
+};
+
+// KeyOf(item) -> HeapKey (smallest first). PositionOf(item) -> std::uint32_t&.
+template <typename Item, typename KeyOf, typename PositionOf>
 class IndexedHeap {
  public:
-  explicit IndexedHeap(Before before = {}, PositionOf position_of = {})
-      : before_(std::move(before)), position_of_(std::move(position_of)) {}
+  explicit IndexedHeap(KeyOf key_of = {}, PositionOf position_of = {})
+      : key_of_(std::move(key_of)), position_of_(std::move(position_of)) {}
 
-  [[nodiscard]] bool empty() const { return items_.empty(); }
-  [[nodiscard]] std::size_t size() const { return items_.size(); }
+  [[nodiscard]] bool empty() const { return entries_.empty(); }
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
   [[nodiscard]] Item top() const {
-    assert(!items_.empty());
-    return items_.front();
+    assert(!entries_.empty());
+    return entries_.front().item;
+  }
+  [[nodiscard]] const HeapKey& top_key() const {
+    assert(!entries_.empty());
+    return entries_.front().key;
   }
   [[nodiscard]] bool contains(Item item) const { return position_of_(item) != kNotInHeap; }
 
   void push(Item item) {
     assert(!contains(item));
-    items_.push_back(item);
-    position_of_(item) = static_cast<std::uint32_t>(items_.size() - 1);
-    sift_up(items_.size() - 1);
+    entries_.push_back({key_of_(item), item});
+    position_of_(item) = static_cast<std::uint32_t>(entries_.size() - 1);
+    sift_up(entries_.size() - 1);
   }
 
   void erase(Item item) {
     const std::size_t at = position_of_(item);
-    assert(at < items_.size() && items_[at] == item);
+    assert(at < entries_.size() && entries_[at].item == item);
     position_of_(item) = kNotInHeap;
-    const Item last = items_.back();
-    items_.pop_back();
-    if (at == items_.size()) return;
+    const Entry last = entries_.back();
+    entries_.pop_back();
+    if (at == entries_.size()) return;
     place(at, last);
-    update_at(at);
+    resift(at);
   }
 
-  // Restores heap order after `item`'s priority changed either way.
+  // Restores heap order after `item`'s key changed either way.
   void update(Item item) {
     assert(contains(item));
-    update_at(position_of_(item));
+    const std::size_t at = position_of_(item);
+    entries_[at].key = key_of_(item);
+    resift(at);
   }
 
-  // Re-orders everything after the ordering itself changed.
-  void set_order(Before before) {
-    before_ = std::move(before);
-    for (std::size_t i = items_.size() / 2; i-- > 0;)
+  // Recomputes every key after the ordering itself changed.
+  void set_key_of(KeyOf key_of) {
+    key_of_ = std::move(key_of);
+    for (Entry& entry : entries_)
+      entry.key = key_of_(entry.item);
+    for (std::size_t i = entries_.size() / 2; i-- > 0;)
       sift_down(i);
   }
 
   void clear() {
-    for (Item item : items_)
-      position_of_(item) = kNotInHeap;
-    items_.clear();
+    for (const Entry& entry : entries_)
+      position_of_(entry.item) = kNotInHeap;
+    entries_.clear();
   }
 
  private:
-  void place(std::size_t at, Item item) {
-    items_[at] = item;
-    position_of_(item) = static_cast<std::uint32_t>(at);
+  struct Entry {
+    HeapKey key;
+    Item item;
+  };
+
+  void place(std::size_t at, const Entry& entry) {
+    entries_[at] = entry;
+    position_of_(entry.item) = static_cast<std::uint32_t>(at);
   }
 
-  void update_at(std::size_t at) {
-    if (at > 0 && before_(items_[at], items_[(at - 1) / 2])) {
+  void resift(std::size_t at) {
+    if (at > 0 && entries_[at].key < entries_[(at - 1) / 2].key) {
       sift_up(at);
     } else {
       sift_down(at);
@@ -82,32 +106,32 @@ class IndexedHeap {
   }
 
   void sift_up(std::size_t at) {
-    const Item item = items_[at];
+    const Entry entry = entries_[at];
     while (at > 0) {
       const std::size_t parent = (at - 1) / 2;
-      if (!before_(item, items_[parent])) break;
-      place(at, items_[parent]);
+      if (!(entry.key < entries_[parent].key)) break;
+      place(at, entries_[parent]);
       at = parent;
     }
-    place(at, item);
+    place(at, entry);
   }
 
   void sift_down(std::size_t at) {
-    const Item item = items_[at];
-    const std::size_t n = items_.size();
+    const Entry entry = entries_[at];
+    const std::size_t n = entries_.size();
     while (true) {
       std::size_t child = 2 * at + 1;
       if (child >= n) break;
-      if (child + 1 < n && before_(items_[child + 1], items_[child])) ++child;
-      if (!before_(items_[child], item)) break;
-      place(at, items_[child]);
+      if (child + 1 < n && entries_[child + 1].key < entries_[child].key) ++child;
+      if (!(entries_[child].key < entry.key)) break;
+      place(at, entries_[child]);
       at = child;
     }
-    place(at, item);
+    place(at, entry);
   }
 
-  std::vector<Item> items_;
-  Before before_;
+  std::vector<Entry> entries_;
+  KeyOf key_of_;
   PositionOf position_of_;
 };
 

@@ -13,11 +13,14 @@ MessageBuilder::MessageBuilder(MtaKind kind, std::string_view queue_id, std::str
 }
 
 std::string MessageBuilder::add_recipient(std::string_view address) {
-  if (local_parts_.size() >= kMaxRecipientsPerMessage) return "too many recipients in one message";
+  if (local_part_ends_.size() >= kMaxRecipientsPerMessage) {
+    return "too many recipients in one message";
+  }
   SplitAddress split = split_address(address);
   if (!split.ok()) return std::move(split.error);
   routing_.route(routing_.add_domain(split.domain));
-  local_parts_.push_back(std::move(split.local_part));
+  local_parts_.append(split.local_part);
+  local_part_ends_.push_back(static_cast<std::uint32_t>(local_parts_.size()));
   return {};
 }
 
@@ -35,13 +38,20 @@ BuildResult MessageBuilder::build(MessageId id) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f) return {nullptr, "control character in sender"};
   }
-  if (local_parts_.empty()) return {nullptr, "no deliverable recipients"};
+  if (local_part_ends_.empty()) return {nullptr, "no deliverable recipients"};
 
-  std::vector<std::string_view> views(local_parts_.begin(), local_parts_.end());
+  std::vector<std::string_view> views;
+  views.reserve(local_part_ends_.size());
+  std::uint32_t begin = 0;
+  for (std::uint32_t end : local_part_ends_) {
+    views.emplace_back(local_parts_.data() + begin, end - begin);
+    begin = end;
+  }
   auto message = std::make_unique<IntakeMessage>();
   message->record = MessageRecord(id, kind_, queue_id_, sender_, views, arrived_);
   message->routing = std::move(routing_);
   local_parts_.clear();
+  local_part_ends_.clear();
   return {std::move(message), {}};
 }
 

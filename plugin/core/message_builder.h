@@ -27,7 +27,7 @@ class MessageBuilder {
 
   // Adds one recipient. Returns an empty string, or why the address cannot be queued.
   [[nodiscard]] std::string add_recipient(std::string_view address);
-  [[nodiscard]] std::size_t recipient_count() const { return local_parts_.size(); }
+  [[nodiscard]] std::size_t recipient_count() const { return local_part_ends_.size(); }
 
   // The finished message (the builder is spent afterwards), or why there is none.
   [[nodiscard]] BuildResult build(MessageId id);
@@ -37,7 +37,10 @@ class MessageBuilder {
   std::string queue_id_;
   std::string sender_;
   TimePoint arrived_;
-  std::vector<std::string> local_parts_;
+  // Local parts in one buffer: a message's worth of small strings would each be an allocation,
+  // and short-lived allocations between long-lived records fragment the heap.
+  std::string local_parts_;
+  std::vector<std::uint32_t> local_part_ends_;
   RecipientRouting routing_;
 };
 

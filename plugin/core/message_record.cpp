@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <new>
 
 namespace bulkq {
 namespace {
@@ -12,93 +13,116 @@ std::size_t bit_words(std::uint32_t recipients) {
 
 }  // namespace
 
-// Block layout (8-byte aligned start):
-//   uint64_t bits[ceil(n/64)]
-//   uint32_t offsets[n + 1]      local part r spans strings[offsets[r], offsets[r+1])
-//   char     queue_id[qlen] sender[slen] local parts...
 MessageRecord::MessageRecord(MessageId id, MtaKind kind, std::string_view queue_id,
                              std::string_view sender, std::span<const std::string_view> local_parts,
-                             TimePoint arrived)
-    : id_(id),
-      arrived_(arrived),
-      next_retry_(arrived),
-      recipient_count_(static_cast<std::uint32_t>(local_parts.size())),
-      sender_length_(static_cast<std::uint16_t>(sender.size())),
-      queue_id_length_(static_cast<std::uint8_t>(queue_id.size())),
-      kind_(kind) {
+                             TimePoint arrived) {
   assert(queue_id.size() <= kMaxQueueIdLength);
   assert(sender.size() <= UINT16_MAX);
   assert(local_parts.size() <= kMaxRecipientsPerMessage);
-  std::size_t text = queue_id.size() + sender.size();
+  const auto n = static_cast<std::uint32_t>(local_parts.size());
+  std::size_t text_size = queue_id.size() + sender.size();
   for (std::string_view part : local_parts)
-    text += part.size();
-  const std::size_t words = bit_words(recipient_count_);
-  const std::size_t size =
-      words * sizeof(std::uint64_t) + (recipient_count_ + 1U) * sizeof(std::uint32_t) + text;
-  block_ = std::make_unique<std::byte[]>(size);  // value-initialised: all bits start clear
-  block_size_ = static_cast<std::uint32_t>(size);
+    text_size += part.size();
+  const bool wide = text_size > UINT16_MAX;
+  const std::size_t offset_width = wide ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
+  static_assert(sizeof(Header) == 40, "keep the per-message header small");
+  const std::size_t size = sizeof(Header) + bit_words(n) * sizeof(std::uint64_t) +
+                           (std::size_t{n} + 1) * offset_width + text_size;
+  block_ = static_cast<std::byte*>(std::calloc(1, size));  // zeroed: every bit starts clear
+  if (block_ == nullptr) throw std::bad_alloc();
 
-  auto* offsets_out =
-      reinterpret_cast<std::uint32_t*>(block_.get() + words * sizeof(std::uint64_t));
-  char* text_out = reinterpret_cast<char*>(offsets_out + recipient_count_ + 1U);
-  std::memcpy(text_out, queue_id.data(), queue_id.size());
-  std::memcpy(text_out + queue_id.size(), sender.data(), sender.size());
-  std::uint32_t at = static_cast<std::uint32_t>(queue_id.size() + sender.size());
-  for (std::uint32_t r = 0; r < recipient_count_; ++r) {
-    offsets_out[r] = at;
-    std::memcpy(text_out + at, local_parts[r].data(), local_parts[r].size());
-    at += static_cast<std::uint32_t>(local_parts[r].size());
+  Header& h = header();
+  h.id = id;
+  h.arrived = arrived;
+  h.next_retry = arrived;
+  h.recipient_count = n;
+  h.finished_count = 0;
+  h.sender_length = static_cast<std::uint16_t>(sender.size());
+  h.attempts = 0;
+  h.queue_id_length = static_cast<std::uint8_t>(queue_id.size());
+  h.kind = kind;
+  h.state = MessageState::pending_commit;
+  h.wide_offsets = wide;
+
+  char* out = const_cast<char*>(text());
+  std::memcpy(out, queue_id.data(), queue_id.size());
+  std::memcpy(out + queue_id.size(), sender.data(), sender.size());
+  std::size_t at = queue_id.size() + sender.size();
+  std::byte* offset_table = offsets();
+  for (std::uint32_t r = 0; r <= n; ++r) {
+    if (wide) {
+      const auto value = static_cast<std::uint32_t>(at);
+      std::memcpy(offset_table + r * offset_width, &value, sizeof value);
+    } else {
+      const auto value = static_cast<std::uint16_t>(at);
+      std::memcpy(offset_table + r * offset_width, &value, sizeof value);
+    }
+    if (r == n) break;
+    std::memcpy(out + at, local_parts[r].data(), local_parts[r].size());
+    at += local_parts[r].size();
   }
-  offsets_out[recipient_count_] = at;
 }
 
-std::uint64_t* MessageRecord::bits() const {
-  return reinterpret_cast<std::uint64_t*>(block_.get());
+std::size_t MessageRecord::heap_bytes() const {
+  if (!block_) return 0;
+  const std::size_t n = recipient_count();
+  return static_cast<std::size_t>(text() - reinterpret_cast<const char*>(block_)) + offset(n);
 }
 
-const std::uint32_t* MessageRecord::offsets() const {
-  return reinterpret_cast<const std::uint32_t*>(block_.get() + bit_words(recipient_count_) *
-                                                                   sizeof(std::uint64_t));
+std::byte* MessageRecord::offsets() const {
+  return block_ + sizeof(Header) + bit_words(header().recipient_count) * sizeof(std::uint64_t);
 }
 
-const char* MessageRecord::strings() const {
-  return reinterpret_cast<const char*>(offsets() + recipient_count_ + 1U);
+std::uint32_t MessageRecord::offset(std::uint32_t i) const {
+  if (header().wide_offsets) {
+    std::uint32_t value;
+    std::memcpy(&value, offsets() + i * sizeof value, sizeof value);
+    return value;
+  }
+  std::uint16_t value;
+  std::memcpy(&value, offsets() + i * sizeof value, sizeof value);
+  return value;
+}
+
+const char* MessageRecord::text() const {
+  const std::size_t width = header().wide_offsets ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
+  return reinterpret_cast<const char*>(offsets() + (header().recipient_count + 1U) * width);
 }
 
 SpoolRef MessageRecord::spool() const {
-  if (!block_) return {kind_, {}};
-  return {kind_, std::string_view(strings(), queue_id_length_)};
+  if (!block_) return {};
+  return {header().kind, std::string_view(text(), header().queue_id_length)};
 }
 
 std::string_view MessageRecord::sender() const {
   if (!block_) return {};
-  return {strings() + queue_id_length_, sender_length_};
+  return {text() + header().queue_id_length, header().sender_length};
 }
 
 std::string_view MessageRecord::local_part(RecipientIndex r) const {
-  assert(r < recipient_count_);
-  const std::uint32_t* off = offsets();
-  return {strings() + off[r], off[r + 1] - off[r]};
+  assert(r < recipient_count());
+  const std::uint32_t begin = offset(r);
+  return {text() + begin, offset(r + 1) - begin};
 }
 
 bool MessageRecord::finished(RecipientIndex r) const {
-  assert(r < recipient_count_);
+  assert(r < recipient_count());
   return (bits()[r / 64U] >> (r % 64U)) & 1U;
 }
 
 bool MessageRecord::set_finished(RecipientIndex r) {
-  assert(r < recipient_count_);
+  assert(r < recipient_count());
   std::uint64_t& word = bits()[r / 64U];
   const std::uint64_t mask = std::uint64_t{1} << (r % 64U);
   if (word & mask) return false;
   word |= mask;
-  ++finished_count_;
+  ++header().finished_count;
   return true;
 }
 
 std::span<const std::uint64_t> MessageRecord::finished_bits() const {
   if (!block_) return {};
-  return {bits(), bit_words(recipient_count_)};
+  return {bits(), bit_words(recipient_count())};
 }
 
 }  // namespace bulkq

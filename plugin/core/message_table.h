@@ -1,14 +1,14 @@
 // MessageTable: every held message bulkq is responsible for, by slot index.
 //
 // Data nodes name messages by slot index (32 bits) rather than by MessageId (64) or pointer
-// (64), which keeps nodes at 16 bytes. Slots are reused after a message leaves, so an index is
-// only meaningful while the message is in the table. Storage is a deque: records never move when
-// the table grows. Owned by the scheduler thread.
+// (64), which keeps nodes small. Slots are reused after a message leaves, so an index is only
+// meaningful while the message is in the table. A slot is one pointer (a MessageRecord), so the
+// table stays dense and cache-resident; the records' blocks never move. Owned by the scheduler
+// thread.
 #pragma once
 
 #include <cassert>
 #include <cstddef>
-#include <deque>
 #include <vector>
 
 #include "core/data_node.h"
@@ -32,6 +32,8 @@ class MessageTable {
     assert(index < slots_.size() && !slots_[index].empty());
     return slots_[index];
   }
+  // Starts loading a record's block ahead of a batch of updates.
+  void prefetch(MessageIndex index) const { slots_[index].prefetch(); }
   [[nodiscard]] bool contains(MessageIndex index) const {
     return index < slots_.size() && !slots_[index].empty();
   }
@@ -45,7 +47,7 @@ class MessageTable {
   }
 
  private:
-  std::deque<MessageRecord> slots_;
+  std::vector<MessageRecord> slots_;
   std::vector<MessageIndex> free_;
 };
 

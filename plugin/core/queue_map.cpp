@@ -17,25 +17,20 @@ std::uint64_t fair_stride(std::uint32_t size) {
 
 }  // namespace
 
-bool ReadyOrder::operator()(const DomainQueue* a, const DomainQueue* b) const {
+HeapKey ReadyOrder::operator()(const DomainQueue* q) const {
   switch (policy) {
     case SelectionPolicy::largest:
-      if (a->nodes_.size() != b->nodes_.size()) return a->nodes_.size() > b->nodes_.size();
-      if (a->created_ != b->created_) return a->created_ < b->created_;
-      break;
+      return {UINT32_MAX - q->nodes_.size(), q->sequence_};
     case SelectionPolicy::oldest:
-      if (a->created_ != b->created_) return a->created_ < b->created_;
-      break;
+      return {q->sequence_, 0};
     case SelectionPolicy::fair:
-      if (a->pass_ != b->pass_) return a->pass_ < b->pass_;
-      break;
+      return {q->pass_, q->sequence_};
   }
-  return a->sequence_ < b->sequence_;
+  return {q->sequence_, 0};
 }
 
-bool TimerOrder::operator()(const DomainQueue* a, const DomainQueue* b) const {
-  if (a->next_attempt_ != b->next_attempt_) return a->next_attempt_ < b->next_attempt_;
-  return a->sequence_ < b->sequence_;
+HeapKey TimerOrder::operator()(const DomainQueue* q) const {
+  return {static_cast<std::uint64_t>(q->next_attempt_.time_since_epoch().count()), q->sequence_};
 }
 
 QueueMap::QueueMap(SelectionPolicy policy) : policy_(policy), ready_(ReadyOrder{policy}) {}
@@ -47,7 +42,7 @@ void QueueMap::set_policy(SelectionPolicy policy) {
     // Start everyone level so no queue inherits a debt from before the switch.
     table_.for_each([this](DomainQueue& queue) { queue.pass_ = virtual_time_; });
   }
-  ready_.set_order(ReadyOrder{policy});
+  ready_.set_key_of(ReadyOrder{policy});
 }
 
 const DomainQueue* QueueMap::find(std::string_view domain) const {
@@ -114,9 +109,18 @@ void QueueMap::file(std::string_view domain, MessageIndex message, RecipientInde
 }
 
 void QueueMap::file_message(MessageIndex message, const RecipientRouting& routing, TimePoint now) {
+  // Three passes so the cache misses of a message's domains overlap: table slots, then the
+  // queues they point at, then each queue's tail slot. At 100 000 domains every stage misses.
+  const std::uint32_t domains = routing.domain_count();
+  for (std::uint32_t d = 0; d < domains; ++d)
+    table_.prefetch(routing.domain_hash_of(d));
+  for (std::uint32_t d = 0; d < domains; ++d)
+    table_.prefetch_home_queue(routing.domain_hash_of(d));
   touched_.clear();
-  for (std::uint32_t d = 0; d < routing.domain_count(); ++d) {
-    touched_.push_back(&queue_for(routing.domain(d), routing.domain_hash_of(d), now));
+  for (std::uint32_t d = 0; d < domains; ++d) {
+    DomainQueue& queue = queue_for(routing.domain(d), routing.domain_hash_of(d), now);
+    queue.nodes_.prefetch_back();
+    touched_.push_back(&queue);
   }
   const std::uint32_t enqueued = unix_seconds32(now);
   for (RecipientIndex r = 0; r < routing.recipient_count(); ++r) {

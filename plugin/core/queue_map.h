@@ -33,12 +33,13 @@ struct [[nodiscard]] Selection {
   TimePoint wake_at{};           // kind == sleep_until
 };
 
+// Sort keys: the policy's criterion, then creation order (which is what "oldest" means).
 struct ReadyOrder {
   SelectionPolicy policy = SelectionPolicy::fair;
-  bool operator()(const DomainQueue* a, const DomainQueue* b) const;
+  HeapKey operator()(const DomainQueue* q) const;
 };
 struct TimerOrder {
-  bool operator()(const DomainQueue* a, const DomainQueue* b) const;
+  HeapKey operator()(const DomainQueue* q) const;
 };
 struct ReadyPosition {
   std::uint32_t& operator()(DomainQueue* q) const { return q->ready_position_; }

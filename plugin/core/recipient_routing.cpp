@@ -15,7 +15,7 @@ std::uint32_t RecipientRouting::add_domain(std::string_view canonical_domain) {
   } else if (auto found = index_.find(std::string(canonical_domain)); found != index_.end()) {
     return found->second;
   }
-  names_.append(canonical_domain);
+  names_.insert(names_.end(), canonical_domain.begin(), canonical_domain.end());
   ends_.push_back({domain_hash(canonical_domain), static_cast<std::uint32_t>(names_.size())});
   const std::uint32_t added = domain_count() - 1;
   if (!index_.empty()) {

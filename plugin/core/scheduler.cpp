@@ -28,6 +28,10 @@ bool Scheduler::next_batch(Batch& out) {
 void Scheduler::complete(const Batch& batch, std::span<const RecipientOutcome> outcomes,
                          std::vector<MessageIndex>& finished_messages) {
   assert(outcomes.size() == batch.recipients.size());
+  // Each message group's record is a cache miss; start them all before touching any.
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    messages_.prefetch(batch.message_group(g).front().message);
+  }
   retry_.clear();
   for (std::size_t i = 0; i < batch.recipients.size(); ++i) {
     const BatchRecipient& recipient = batch.recipients[i];

@@ -12,13 +12,13 @@ struct Item {
   int key = 0;
   std::uint32_t position = kNotInHeap;
 };
-struct ByKey {
-  bool operator()(const Item* a, const Item* b) const { return a->key < b->key; }
+struct KeyOf {
+  HeapKey operator()(const Item* item) const { return {static_cast<std::uint64_t>(item->key), 0}; }
 };
 struct Position {
   std::uint32_t& operator()(Item* item) const { return item->position; }
 };
-using Heap = IndexedHeap<Item*, ByKey, Position>;
+using Heap = IndexedHeap<Item*, KeyOf, Position>;
 }  // namespace
 
 TEST_CASE("the indexed heap stays ordered through pushes, updates and erasures", "[core][heap]") {

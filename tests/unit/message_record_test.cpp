@@ -22,8 +22,8 @@ TEST_CASE("a message record keeps its envelope in one block", "[core][message]")
   CHECK(record.local_part(2) == "\"carol x\"");
   CHECK(record.arrived() == arrived);
   CHECK(record.state() == MessageState::pending_commit);
-  // bits + 4 offsets + strings, nothing else
-  CHECK(record.heap_bytes() == 8 + 4 * 4 + 16 + 18 + 5 + 3 + 9);
+  // header + bits + 4 16-bit offsets + strings, nothing else
+  CHECK(record.heap_bytes() == 40 + 8 + 4 * 2 + 16 + 18 + 5 + 3 + 9);
 }
 
 TEST_CASE("the null sender is an empty string", "[core][message]") {
@@ -58,6 +58,29 @@ TEST_CASE("finished bits are counted once per recipient", "[core][message]") {
   CHECK(record.all_finished());
   // Local parts are untouched by bit updates (they share the block).
   CHECK(record.local_part(129) == "r129");
+}
+
+TEST_CASE("a record whose text passes 64 KiB switches to wide offsets", "[core][message]") {
+  std::vector<std::string> storage;
+  for (int i = 0; i < 3000; ++i)
+    storage.push_back(std::string(60, 'a') + std::to_string(i));
+  const std::vector<std::string_view> locals(storage.begin(), storage.end());
+  MessageRecord record(9, MtaKind::postfix, "Q9", "s@x.test", locals, TimePoint{});
+  REQUIRE(record.recipient_count() == 3000);
+  for (RecipientIndex r = 0; r < 3000; ++r)
+    REQUIRE(record.local_part(r) == storage[r]);
+  CHECK(record.sender() == "s@x.test");
+}
+
+TEST_CASE("a moved-from record is empty and the move keeps the data", "[core][message]") {
+  const std::vector<std::string_view> locals{"a", "b"};
+  MessageRecord first(3, MtaKind::postfix, "Q3", "s@x.test", locals, TimePoint{});
+  first.set_finished(1);
+  MessageRecord second(std::move(first));
+  CHECK(first.empty());  // NOLINT(bugprone-use-after-move): the moved-from state is specified
+  CHECK(second.id() == 3);
+  CHECK(second.finished(1));
+  CHECK(second.local_part(0) == "a");
 }
 
 TEST_CASE("attempts saturate instead of wrapping", "[core][message]") {

@@ -20,17 +20,16 @@ TEST_CASE("the message table reuses slots of messages that left", "[core][messag
   const MessageIndex b = table.insert(record(2));
   CHECK(a != b);
   CHECK(table.size() == 2);
-  const MessageRecord* b_address = &table[b];
+  const std::string_view b_queue_id = table[b].spool().queue_id;
   table.erase(a);
   CHECK_FALSE(table.contains(a));
   CHECK(table.size() == 1);
   const MessageIndex c = table.insert(record(3));
   CHECK(c == a);  // slot reused
   CHECK(table[c].id() == 3);
-  CHECK(&table[b] == b_address);  // records never move
   for (MessageId id = 4; id < 5000; ++id)
     (void)table.insert(record(id));
-  CHECK(&table[b] == b_address);
+  CHECK(table[b].spool().queue_id.data() == b_queue_id.data());  // the table grew, blocks stayed
   std::size_t seen = 0;
   table.for_each([&](MessageIndex, const MessageRecord&) { ++seen; });
   CHECK(seen == table.size());

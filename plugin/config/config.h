@@ -1,0 +1,98 @@
+// Config: everything bulkq.toml can set, with the defaults an empty file gets.
+//
+// A plain value: built once by parse_config/load_config_file (config_parser.h) on whichever thread
+// loads the file, then copied to the parts that need it. Every key is spelled once, in
+// config_parser.cpp, and shown with its default in conf-examples/bulkq.toml. The engine's own
+// enums are used here rather than spdlog's, so nothing that reads a Config depends on spdlog.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/scheduler_limits.h"
+
+namespace bulkq {
+
+// Where both bulkqd and bulkqctl look when no -c is given.
+inline constexpr std::string_view kDefaultConfigPath = "/etc/bulkq/bulkq.toml";
+
+// sun_path holds 108 bytes including the terminating NUL.
+inline constexpr std::size_t kMaxUnixSocketPathLength = 107;
+
+// Not `stderr`: that name is a macro in <cstdio>, free to expand to anything.
+enum class LogTarget : std::uint8_t { syslog, file, stderr_stream };
+
+enum class LogLevel : std::uint8_t { trace, debug, info, warning, error, critical };
+
+[[nodiscard]] constexpr std::string_view to_string(LogTarget target) {
+  switch (target) {
+    case LogTarget::syslog:
+      return "syslog";
+    case LogTarget::file:
+      return "file";
+    case LogTarget::stderr_stream:
+      return "stderr";
+  }
+  return "unknown";
+}
+
+[[nodiscard]] constexpr std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace:
+      return "trace";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warning:
+      return "warning";
+    case LogLevel::error:
+      return "error";
+    case LogLevel::critical:
+      return "critical";
+  }
+  return "unknown";
+}
+
+[[nodiscard]] constexpr std::optional<LogTarget> parse_log_target(std::string_view name) {
+  for (LogTarget t : {LogTarget::syslog, LogTarget::file, LogTarget::stderr_stream}) {
+    if (name == to_string(t)) return t;
+  }
+  return std::nullopt;
+}
+
+[[nodiscard]] constexpr std::optional<LogLevel> parse_log_level(std::string_view name) {
+  for (LogLevel l : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warning,
+                     LogLevel::error, LogLevel::critical}) {
+    if (name == to_string(l)) return l;
+  }
+  return std::nullopt;
+}
+
+struct LogConfig {
+  LogTarget target = LogTarget::syslog;
+  std::string file = "/var/log/bulkq/bulkq.log";  // used when target is file
+  LogLevel level = LogLevel::info;                // the least severe level written
+
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+struct AdminConfig {
+  std::string socket = "/run/bulkq/admin.sock";  // where bulkqd listens and bulkqctl connects
+
+  friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
+
+struct Config {
+  LogConfig log;
+  SchedulerLimits scheduler;
+  // Messages that may wait between the milter threads and the scheduler thread
+  // (scheduler.handoff_capacity in the file; see IntakeHandoff).
+  std::size_t handoff_capacity = 16384;
+  AdminConfig admin;
+};
+
+}  // namespace bulkq

@@ -1,0 +1,489 @@
+// toml11 lives in this one translation unit: it is slow to compile, and nothing else needs it.
+#include "config/config_parser.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <toml.hpp>
+
+#include "intake/intake_handoff.h"
+
+namespace bulkq {
+namespace {
+
+constexpr std::int64_t kMaxBatchRecipients = 100000;
+constexpr std::size_t kMaxPathLength = 4095;  // PATH_MAX less the terminating NUL
+// Nothing in bulkq.toml nests; the bound keeps the recursive TOML parser's stack small on a
+// hostile or corrupted file ("a = [[[[…").
+constexpr std::size_t kMaxNestingDepth = 32;
+
+struct ConfigError {
+  std::uint_least32_t line = 0;  // 0: the whole file
+  std::string text;              // "KEY: what", or what is wrong with the whole file
+};
+
+using Errors = std::vector<ConfigError>;
+
+void report(Errors& errors, const toml::value& at, const std::string& key, std::string what) {
+  errors.push_back({at.location().line(), key + ": " + what});
+}
+
+std::string type_name(const toml::value& value) {
+  switch (value.type()) {
+    case toml::value_t::empty:
+      return "nothing";
+    case toml::value_t::boolean:
+      return "a boolean";
+    case toml::value_t::integer:
+      return "an integer";
+    case toml::value_t::floating:
+      return "a floating-point number";
+    case toml::value_t::string:
+      return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time:
+      return "a date or time";
+    case toml::value_t::array:
+      return "an array";
+    case toml::value_t::table:
+      return "a table";
+  }
+  return "an unknown type";
+}
+
+// A value or key as it appears in a message: quoted, control bytes escaped and long text cut, so
+// an error line stays one readable line.
+std::string in_quotes(std::string_view text) {
+  constexpr std::size_t kShown = 80;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == kShown) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      std::array<char, 5> escaped{};
+      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
+      out += escaped.data();
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// One component of a dotted key for a message: bare when TOML allows it, quoted otherwise.
+std::string key_part(std::string_view name) {
+  const bool bare = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+  return bare ? std::string(name) : in_quotes(name);
+}
+
+std::optional<std::string> string_value(const toml::value& value, const std::string& key,
+                                        Errors& errors) {
+  if (!value.is_string()) {
+    report(errors, value, key, "expected a string, got " + type_name(value));
+    return std::nullopt;
+  }
+  return value.as_string().str;
+}
+
+std::optional<std::int64_t> integer_value(const toml::value& value, const std::string& key,
+                                          std::int64_t min, std::int64_t max, Errors& errors) {
+  if (!value.is_integer()) {
+    report(errors, value, key, "expected an integer, got " + type_name(value));
+    return std::nullopt;
+  }
+  const std::int64_t number = value.as_integer();
+  if (number < min || number > max) {
+    report(errors, value, key,
+           std::to_string(number) + " is out of range (expected " + std::to_string(min) + " to " +
+               std::to_string(max) + ")");
+    return std::nullopt;
+  }
+  return number;
+}
+
+// Absolute, because bulkqd changes its directory to "/" when it becomes a daemon.
+std::optional<std::string> absolute_path_value(const toml::value& value, const std::string& key,
+                                               std::size_t max_length, std::string_view limit_why,
+                                               Errors& errors) {
+  std::optional<std::string> path = string_value(value, key, errors);
+  if (!path) return std::nullopt;
+  if (path->empty()) {
+    report(errors, value, key, "empty path");
+    return std::nullopt;
+  }
+  if (std::any_of(path->begin(), path->end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    report(errors, value, key, in_quotes(*path) + " contains a control character");
+    return std::nullopt;
+  }
+  if (path->front() != '/') {
+    report(errors, value, key, in_quotes(*path) + " is not an absolute path");
+    return std::nullopt;
+  }
+  if (path->size() > max_length) {
+    report(errors, value, key,
+           "path is " + std::to_string(path->size()) + " bytes long (" + std::string(limit_why) +
+               " holds at most " + std::to_string(max_length) + ")");
+    return std::nullopt;
+  }
+  return path;
+}
+
+void apply_log_target(const toml::value& value, const std::string& key, Config& config,
+                      Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (const std::optional<LogTarget> target = parse_log_target(*name)) {
+    config.log.target = *target;
+  } else {
+    report(errors, value, key,
+           "unknown log target " + in_quotes(*name) + " (expected syslog, file or stderr)");
+  }
+}
+
+void apply_log_file(const toml::value& value, const std::string& key, Config& config,
+                    Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a file path", errors)) {
+    config.log.file = std::move(*path);
+  }
+}
+
+void apply_log_level(const toml::value& value, const std::string& key, Config& config,
+                     Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (const std::optional<LogLevel> level = parse_log_level(*name)) {
+    config.log.level = *level;
+  } else {
+    report(errors, value, key,
+           "unknown log level " + in_quotes(*name) +
+               " (expected trace, debug, info, warning, error or critical)");
+  }
+}
+
+void apply_scheduler_policy(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (const std::optional<SelectionPolicy> policy = parse_selection_policy(*name)) {
+    config.scheduler.policy = *policy;
+  } else {
+    report(errors, value, key,
+           "unknown policy " + in_quotes(*name) + " (expected fair, largest or oldest)");
+  }
+}
+
+void apply_batch_max_recipients(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  if (auto number = integer_value(value, key, 1, kMaxBatchRecipients, errors)) {
+    config.scheduler.batch_max_recipients = static_cast<std::uint32_t>(*number);
+  }
+}
+
+void apply_handoff_capacity(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto number = integer_value(value, key, 1,
+                                  static_cast<std::int64_t>(IntakeHandoff::kMaxCapacity), errors)) {
+    config.handoff_capacity = static_cast<std::size_t>(*number);
+  }
+}
+
+void apply_admin_socket(const toml::value& value, const std::string& key, Config& config,
+                        Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxUnixSocketPathLength, "a Unix socket address",
+                                      errors)) {
+    config.admin.socket = std::move(*path);
+  }
+}
+
+// The schema: every table and key bulkq.toml may hold, each spelled here once.
+using ApplyKey = void (*)(const toml::value&, const std::string&, Config&, Errors&);
+
+struct KeyRule {
+  std::string_view name;
+  ApplyKey apply;
+};
+
+struct TableRule {
+  std::string_view name;
+  std::span<const KeyRule> keys;
+};
+
+constexpr std::array kLogKeys{
+    KeyRule{"target", apply_log_target},
+    KeyRule{"file", apply_log_file},
+    KeyRule{"level", apply_log_level},
+};
+constexpr std::array kSchedulerKeys{
+    KeyRule{"policy", apply_scheduler_policy},
+    KeyRule{"batch_max_recipients", apply_batch_max_recipients},
+    KeyRule{"handoff_capacity", apply_handoff_capacity},
+};
+constexpr std::array kAdminKeys{
+    KeyRule{"socket", apply_admin_socket},
+};
+constexpr std::array kTables{
+    TableRule{"log", kLogKeys},
+    TableRule{"scheduler", kSchedulerKeys},
+    TableRule{"admin", kAdminKeys},
+};
+
+// "a, b or c", for the "expected …" part of a message.
+template <typename Rule>
+std::string one_of(std::span<const Rule> rules) {
+  std::string out;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (i > 0) out += (i + 1 == rules.size()) ? " or " : ", ";
+    out += rules[i].name;
+  }
+  return out;
+}
+
+template <typename Rule>
+const Rule* find_rule(std::span<const Rule> rules, std::string_view name) {
+  const auto it =
+      std::find_if(rules.begin(), rules.end(), [&](const Rule& r) { return r.name == name; });
+  return it == rules.end() ? nullptr : &*it;
+}
+
+void read_document(const toml::value& root, Config& config, Errors& errors) {
+  const std::span<const TableRule> tables(kTables);
+  for (const auto& [table_name, table] : root.as_table()) {
+    const std::string table_key = key_part(table_name);
+    const TableRule* table_rule = find_rule(tables, table_name);
+    if (table_rule == nullptr) {
+      report(errors, table, table_key,
+             std::string(table.is_table() ? "unknown table" : "unknown key") + " (expected " +
+                 (table.is_table() ? "" : "the tables ") + one_of(tables) + ")");
+      continue;
+    }
+    if (!table.is_table()) {
+      report(errors, table, table_key, "expected a table, got " + type_name(table));
+      continue;
+    }
+    for (const auto& [key_name, value] : table.as_table()) {
+      const std::string key = table_key + "." + key_part(key_name);
+      const KeyRule* key_rule = find_rule(table_rule->keys, key_name);
+      if (key_rule == nullptr) {
+        report(errors, value, key, "unknown key (expected " + one_of(table_rule->keys) + ")");
+        continue;
+      }
+      key_rule->apply(value, key, config, errors);
+    }
+  }
+}
+
+// The line of the first '[' or '{' nested deeper than kMaxNestingDepth, or 0. A light lexer:
+// it skips comments and the four kinds of TOML string so brackets inside them do not count.
+std::uint_least32_t line_of_excess_nesting(std::string_view text) {
+  std::uint_least32_t line = 1;
+  std::size_t depth = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {
+      while (i < text.size() && text[i] != '\n')
+        ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool multi_line = text.substr(i, 3) == std::string(3, c);
+      const bool escapes = c == '"';
+      i += multi_line ? 3 : 1;
+      while (i < text.size()) {
+        const char s = text[i];
+        if (s == '\n' && !multi_line) break;  // unterminated: the parser will say so
+        if (s == '\n') ++line;
+        if (escapes && s == '\\') {
+          if (i + 1 < text.size() && text[i + 1] == '\n') ++line;
+          i += 2;
+          continue;
+        }
+        if (s == c && (!multi_line || text.substr(i, 3) == std::string(3, c))) {
+          i += multi_line ? 3 : 1;
+          break;
+        }
+        ++i;
+      }
+    } else {
+      if (c == '[' || c == '{') {
+        if (++depth > kMaxNestingDepth) return line;
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+      ++i;
+    }
+  }
+  return 0;
+}
+
+// The line of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF), or 0. TOML requires UTF-8, and toml11 3.7 reads past
+// its buffer on some invalid sequences inside strings (toml11 issue #199), so such a file never
+// reaches it.
+std::uint_least32_t line_of_invalid_utf8(std::string_view text) {
+  std::uint_least32_t line = 1;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      if (lead == '\n') ++line;
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char second_min = 0x80;
+    unsigned char second_max = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) second_min = 0xa0;  // overlong
+      if (lead == 0xed) second_max = 0x9f;  // UTF-16 surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) second_min = 0x90;  // overlong
+      if (lead == 0xf4) second_max = 0x8f;  // above U+10FFFF
+    } else {
+      return line;
+    }
+    if (text.size() - i < length) return line;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      const unsigned char min = k == 1 ? second_min : 0x80;
+      const unsigned char max = k == 1 ? second_max : 0xbf;
+      if (c < min || c > max) return line;
+    }
+    i += length;
+  }
+  return 0;
+}
+
+// toml11 reports "[error] toml::parse_key_value_pair: missing value after ...\n --> file\n ...".
+// The first line without its prefixes is the message; the rest is an excerpt of the file with a
+// caret under the problem, worth keeping for the admin.
+std::string describe_toml_error(const std::string& what) {
+  const std::size_t end_of_first = std::min(what.find('\n'), what.size());
+  std::string_view first(what.data(), end_of_first);
+  constexpr std::string_view kErrorTag = "[error] ";
+  if (first.substr(0, kErrorTag.size()) == kErrorTag) first.remove_prefix(kErrorTag.size());
+  if (first.substr(0, 6) == "toml::") {
+    if (const std::size_t colon = first.find(": "); colon != std::string_view::npos) {
+      first.remove_prefix(colon + 2);
+    }
+  }
+  std::string out(first);
+  if (end_of_first < what.size()) {
+    std::string_view excerpt(what.data() + end_of_first, what.size() - end_of_first);
+    while (!excerpt.empty() && excerpt.back() == '\n')
+      excerpt.remove_suffix(1);
+    out += excerpt;
+  }
+  return out;
+}
+
+std::string join_errors(const std::string& source_name, Errors& errors) {
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
+  std::string out;
+  for (const ConfigError& e : errors) {
+    if (!out.empty()) out += '\n';
+    out += source_name;
+    if (e.line > 0) out += ":" + std::to_string(e.line);
+    out += ": " + e.text;
+  }
+  return out;
+}
+
+ConfigResult failure(std::string error) {
+  ConfigResult result;
+  result.error = std::move(error);
+  return result;
+}
+
+}  // namespace
+
+ConfigResult parse_config(std::string_view toml_text, const std::string& source_name) {
+  if (toml_text.size() > kMaxConfigFileSize) {
+    return failure(source_name + ": larger than " + std::to_string(kMaxConfigFileSize) +
+                   " bytes; not a bulkq configuration file");
+  }
+  if (const std::uint_least32_t line = line_of_invalid_utf8(toml_text); line > 0) {
+    return failure(source_name + ":" + std::to_string(line) +
+                   ": not valid UTF-8 (a TOML file must be UTF-8 text)");
+  }
+  if (const std::uint_least32_t line = line_of_excess_nesting(toml_text); line > 0) {
+    return failure(source_name + ":" + std::to_string(line) + ": arrays or inline tables nested " +
+                   "deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
+  // The TOML library reports problems by throwing; nothing may leave this function that way.
+  try {
+    std::istringstream stream{std::string(toml_text)};
+    const toml::value root = toml::parse(stream, source_name);
+    ConfigResult result;
+    Errors errors;
+    read_document(root, result.config, errors);
+    if (!errors.empty()) return failure(join_errors(source_name, errors));
+    return result;
+  } catch (const toml::syntax_error& e) {
+    return failure(source_name + ":" + std::to_string(e.location().line()) +
+                   ": TOML syntax error: " + describe_toml_error(e.what()));
+  } catch (const toml::exception& e) {
+    return failure(source_name + ":" + std::to_string(e.location().line()) +
+                   ": TOML error: " + describe_toml_error(e.what()));
+  } catch (const std::exception& e) {
+    return failure(source_name + ": cannot parse: " + e.what());
+  } catch (...) {
+    return failure(source_name + ": cannot parse: unknown error");
+  }
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return failure("cannot open " + path + ": " + std::generic_category().message(errno));
+  }
+  std::string text;
+  std::array<char, 8192> buffer{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int read_errno = errno;
+      ::close(fd);
+      return failure("cannot read " + path + ": " + std::generic_category().message(read_errno));
+    }
+    if (n == 0) break;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigFileSize) break;  // parse_config says why it stops here
+  }
+  ::close(fd);
+  return parse_config(text, path);
+}
+
+}  // namespace bulkq
