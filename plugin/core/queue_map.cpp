@@ -108,23 +108,44 @@ void QueueMap::file(std::string_view domain, MessageIndex message, RecipientInde
   resift_after_growth(queue, now);
 }
 
-void QueueMap::file_message(MessageIndex message, const RecipientRouting& routing, TimePoint now) {
-  // Three passes so the cache misses of a message's domains overlap: table slots, then the
-  // queues they point at, then each queue's tail slot. At 100 000 domains every stage misses.
-  const std::uint32_t domains = routing.domain_count();
-  for (std::uint32_t d = 0; d < domains; ++d)
-    table_.prefetch(routing.domain_hash_of(d));
-  for (std::uint32_t d = 0; d < domains; ++d)
-    table_.prefetch_home_queue(routing.domain_hash_of(d));
-  touched_.clear();
-  for (std::uint32_t d = 0; d < domains; ++d) {
-    DomainQueue& queue = queue_for(routing.domain(d), routing.domain_hash_of(d), now);
+void QueueMap::file_messages(std::span<const NewMessage> messages, TimePoint now) {
+  // Every (message, domain) pair costs about one cache miss per step: the table slot, the queue
+  // it points at, the queue's tail slot. A software pipeline keeps several in flight: the slot
+  // of pair i + 2·kAhead and the queue of pair i + kAhead are being loaded while pair i is
+  // resolved. kAhead stays under a core's ~10 line-fill buffers; prefetching everything at once
+  // overflows them and most prefetches are dropped.
+  constexpr std::size_t kAhead = 6;
+  pending_.clear();
+  for (const NewMessage& m : messages) {
+    for (std::uint32_t d = 0; d < m.routing->domain_count(); ++d)
+      pending_.push_back({&m, d});
+  }
+  const std::size_t n = pending_.size();
+  touched_.resize(n);
+  auto hash_of = [this](std::size_t i) {
+    return pending_[i].message->routing->domain_hash_of(pending_[i].domain);
+  };
+  for (std::size_t i = 0; i < std::min(n, 2 * kAhead); ++i)
+    table_.prefetch(hash_of(i));
+  for (std::size_t i = 0; i < std::min(n, kAhead); ++i)
+    table_.prefetch_home_queue(hash_of(i));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 2 * kAhead < n) table_.prefetch(hash_of(i + 2 * kAhead));
+    if (i + kAhead < n) table_.prefetch_home_queue(hash_of(i + kAhead));
+    const RecipientRouting& routing = *pending_[i].message->routing;
+    DomainQueue& queue = queue_for(routing.domain(pending_[i].domain),
+                                   routing.domain_hash_of(pending_[i].domain), now);
     queue.nodes_.prefetch_back();
-    touched_.push_back(&queue);
+    touched_[i] = &queue;
   }
   const std::uint32_t enqueued = unix_seconds32(now);
-  for (RecipientIndex r = 0; r < routing.recipient_count(); ++r) {
-    append(*touched_[routing.domain_of(r)], message, r, enqueued);
+  std::size_t first = 0;  // where this message's queues start in touched_
+  for (const NewMessage& m : messages) {
+    const RecipientRouting& routing = *m.routing;
+    for (RecipientIndex r = 0; r < routing.recipient_count(); ++r) {
+      append(*touched_[first + routing.domain_of(r)], m.message, r, enqueued);
+    }
+    first += routing.domain_count();
   }
   for (DomainQueue* queue : touched_)
     resift_after_growth(*queue, now);
@@ -163,6 +184,7 @@ void QueueMap::take_batch(DomainQueue& queue, std::uint32_t max_recipients, Batc
   // when a message shows up in two runs (interleaved filing, retries), regroup.
   const NodeRing& nodes = queue.nodes_;
   out.recipients.reserve(n);
+  out.group_starts.reserve(n);
   bool interleaved = false;
   seen_.begin_batch(n);
   for (std::uint32_t i = 0; i < n; ++i) {

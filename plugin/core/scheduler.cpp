@@ -15,6 +15,18 @@ MessageIndex Scheduler::admit(IntakeMessage&& message) {
   return index;
 }
 
+void Scheduler::admit(std::span<std::unique_ptr<IntakeMessage>> messages) {
+  admitting_.clear();
+  for (auto& message : messages) {
+    assert(message && message->routing.recipient_count() == message->record.recipient_count());
+    message->record.set_state(MessageState::queued);
+    admitting_.push_back({messages_.insert(std::move(message->record)), &message->routing});
+  }
+  queues_.file_messages(admitting_, clock_.now());
+  for (auto& message : messages)
+    message.reset();
+}
+
 bool Scheduler::next_batch(Batch& out) {
   const Selection selection = queues_.select(clock_.now());
   if (selection.kind != Selection::Kind::ready) {
@@ -22,6 +34,7 @@ bool Scheduler::next_batch(Batch& out) {
     return false;
   }
   queues_.take_batch(*selection.queue, limits_.batch_max_recipients, out);
+  queues_.prefetch_next();
   return !out.empty();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -31,6 +32,11 @@ class Scheduler {
   // Takes ownership of a new message: its record joins the table and one node per recipient
   // joins its domain's queue.
   MessageIndex admit(IntakeMessage&& message);
+  // The same for several messages at once (a round drained from the handoff), which files them
+  // faster than one by one. Every message is consumed.
+  void admit(std::span<std::unique_ptr<IntakeMessage>> messages);
+  // How many messages one admission round should take at most.
+  static constexpr std::size_t kAdmissionRound = 16;
 
   // The next queue to serve (see QueueMap::select).
   Selection select() { return queues_.select(clock_.now()); }
@@ -59,7 +65,8 @@ class Scheduler {
   SchedulerLimits limits_;
   MessageTable messages_;
   QueueMap queues_;
-  std::vector<BatchRecipient> retry_;  // scratch for complete()
+  std::vector<BatchRecipient> retry_;            // scratch for complete()
+  std::vector<QueueMap::NewMessage> admitting_;  // scratch for admit()
 };
 
 }  // namespace bulkq

@@ -21,7 +21,6 @@
 
 #include "config/config_changes.h"
 #include "config/config_parser.h"
-#include "core/allocator_tuning.h"
 #include "core/clock.h"
 #include "core/scheduler.h"
 #include "intake/intake_handoff.h"
@@ -163,7 +162,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  bulkq::tune_allocator_for_queues();
   bool started = false;
   try {
     const bulkq::SystemClock clock;

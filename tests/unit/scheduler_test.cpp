@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -96,4 +97,36 @@ TEST_CASE("next_batch reports nothing while every queue backs off", "[core][sche
   CHECK(selection.kind == Selection::Kind::sleep_until);
   clock.advance(10s);
   CHECK(scheduler.next_batch(batch));
+}
+
+TEST_CASE("admitting a round of messages files them all, sharing queues", "[core][scheduler]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, {SelectionPolicy::largest, 1000});
+  std::vector<std::unique_ptr<IntakeMessage>> round;
+  for (MessageId id = 1; id <= 20; ++id) {
+    auto message = std::make_unique<IntakeMessage>(
+        make_message(id, {"a@shared.test", "b@own" + std::to_string(id) + ".test", "c@Shared.Test"},
+                     clock.now()));
+    round.push_back(std::move(message));
+  }
+  scheduler.admit(std::span(round));
+  for (const auto& message : round)
+    CHECK(message == nullptr);
+  CHECK(scheduler.messages().size() == 20);
+  CHECK(scheduler.queues().queue_count() == 21);
+  CHECK(scheduler.queues().queued_recipients() == 60);
+  REQUIRE(scheduler.queues().find("shared.test") != nullptr);
+  CHECK(scheduler.queues().find("shared.test")->size() == 40);
+
+  Batch batch;
+  REQUIRE(scheduler.next_batch(batch));  // largest: shared.test, 40 recipients of 20 messages
+  CHECK(batch.domain == "shared.test");
+  REQUIRE(batch.message_count() == 20);
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    const auto group = batch.message_group(g);
+    REQUIRE(group.size() == 2);
+    CHECK(group[0].recipient == 0);
+    CHECK(group[1].recipient == 2);
+    CHECK(scheduler.messages()[group[0].message].id() == g + 1);  // arrival order kept
+  }
 }
