@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/domain_name.h"
+#include "core/quoted_text.h"
 
 namespace bulkq {
 namespace {
@@ -55,27 +56,7 @@ bool is_control(char c) {
 // A word as it appears in an error: quoted, anything but printable ASCII escaped, long words cut,
 // so the message is safe in a log line or a reply whatever bytes the peer sent.
 std::string in_quotes(std::string_view word) {
-  constexpr std::size_t kShown = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    if (i == kShown) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(word[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      std::array<char, 5> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
-      out += escaped.data();
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
+  return quoted_text(word, 64, NonAscii::escape);
 }
 
 AdminRequestResult failure(std::string error) {

@@ -18,6 +18,7 @@
 
 #include <toml.hpp>
 
+#include "core/quoted_text.h"
 #include "intake/intake_handoff.h"
 
 namespace bulkq {
@@ -68,27 +69,7 @@ std::string type_name(const toml::value& value) {
 // A value or key as it appears in a message: quoted, control bytes escaped and long text cut, so
 // an error line stays one readable line.
 std::string in_quotes(std::string_view text) {
-  constexpr std::size_t kShown = 80;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i == kShown) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      std::array<char, 5> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
-      out += escaped.data();
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
+  return quoted_text(text, 80, NonAscii::keep);
 }
 
 // One component of a dotted key for a message: bare when TOML allows it, quoted otherwise.

@@ -13,6 +13,7 @@
 
 #include "config/config_changes.h"
 #include "config/config_parser.h"
+#include "support/temp_dir.h"
 
 using namespace bulkq;
 
@@ -30,31 +31,7 @@ void require_defaults(const Config& config) {
   CHECK(config.admin.socket == "/run/bulkq/admin.sock");
 }
 
-// A file in a fresh temporary directory, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/bulkq-config-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using bulkq::testing::TempDir;
 
 }  // namespace
 
