@@ -1,0 +1,28 @@
+// Fuzzes the Postfix queue-file reader: no input may crash it, hang it (pointer loops are
+// bounded), or be accepted by parse_queue_file and then fail in ContentCursor, which walks the
+// same records. Seeds: the real held files of tests/data/postfix/held.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "postfix/content_cursor.h"
+#include "postfix/queue_file_reader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const bulkq::PostfixQueueFileResult parsed = bulkq::parse_queue_file(bytes);
+  if (!parsed.ok()) {
+    if (parsed.error.empty()) std::abort();
+    return 0;
+  }
+  if (parsed.file.content_start > size) std::abort();
+  for (const bulkq::PostfixRecipient& r : parsed.file.recipients) {
+    if (r.record_offset >= size) std::abort();
+    if (bytes[r.record_offset] != (r.done ? 'D' : 'R')) std::abort();
+  }
+  std::size_t total = 0;
+  const bulkq::ContentLinesResult walked = bulkq::for_each_content_line(
+      bytes, parsed.file, [&total](std::string_view line) { total += line.size(); });
+  if (!walked.ok() || total > size) std::abort();
+  return 0;
+}
