@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/scheduler_limits.h"
+#include "intake/bulk_rules.h"
 
 namespace bulkq {
 
@@ -93,6 +94,7 @@ struct Config {
   // (scheduler.handoff_capacity in the file; see IntakeHandoff).
   std::size_t handoff_capacity = 16384;
   AdminConfig admin;
+  BulkRules bulk;  // which messages the milter diverts ([bulk] in the file)
 };
 
 }  // namespace bulkq

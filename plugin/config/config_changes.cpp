@@ -15,6 +15,16 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
        "scheduler.batch_max_recipients");
   note(before.handoff_capacity != after.handoff_capacity, "scheduler.handoff_capacity");
   note(before.admin.socket != after.admin.socket, "admin.socket");
+  const BulkRules& was = before.bulk;
+  const BulkRules& is = after.bulk;
+  note(was.precedence_values != is.precedence_values, "bulk.precedence_values");
+  note(was.header_name != is.header_name, "bulk.header_name");
+  note(was.header_values != is.header_values, "bulk.header_values");
+  note(was.list_unsubscribe != is.list_unsubscribe, "bulk.list_unsubscribe");
+  note(was.min_recipients != is.min_recipients, "bulk.min_recipients");
+  note(was.sasl_logins != is.sasl_logins, "bulk.sasl_logins");
+  note(was.client_networks != is.client_networks, "bulk.client_networks");
+  note(was.sender_domains != is.sender_domains, "bulk.sender_domains");
   return changed;
 }
 

@@ -18,7 +18,9 @@
 
 #include <toml.hpp>
 
+#include "core/domain_name.h"
 #include "core/quoted_text.h"
+#include "intake/client_network.h"
 #include "intake/intake_handoff.h"
 
 namespace bulkq {
@@ -104,6 +106,66 @@ std::optional<std::int64_t> integer_value(const toml::value& value, const std::s
     return std::nullopt;
   }
   return number;
+}
+
+std::optional<bool> boolean_value(const toml::value& value, const std::string& key,
+                                  Errors& errors) {
+  if (!value.is_boolean()) {
+    report(errors, value, key, "expected a boolean, got " + type_name(value));
+    return std::nullopt;
+  }
+  return value.as_boolean();
+}
+
+// An array of strings, each element kept with its own location so an error names its line.
+std::optional<std::vector<const toml::value*>> string_array_value(const toml::value& value,
+                                                                  const std::string& key,
+                                                                  Errors& errors) {
+  if (!value.is_array()) {
+    report(errors, value, key, "expected an array of strings, got " + type_name(value));
+    return std::nullopt;
+  }
+  std::vector<const toml::value*> elements;
+  bool all_strings = true;
+  for (const toml::value& element : value.as_array()) {
+    if (!element.is_string()) {
+      report(errors, element, key, "expected an array of strings, found " + type_name(element));
+      all_strings = false;
+      continue;
+    }
+    elements.push_back(&element);
+  }
+  if (!all_strings) return std::nullopt;
+  return elements;
+}
+
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// Words compared with what a message carries (header values, SASL logins): never empty, never
+// holding a control character, which no header value or login could match.
+std::optional<std::vector<std::string>> word_list_value(const toml::value& value,
+                                                        const std::string& key, Errors& errors) {
+  const auto elements = string_array_value(value, key, errors);
+  if (!elements) return std::nullopt;
+  std::vector<std::string> words;
+  bool all_valid = true;
+  for (const toml::value* element : *elements) {
+    const std::string& word = element->as_string().str;
+    if (word.find_first_not_of(" \t") == std::string::npos) {
+      report(errors, *element, key, "empty entry");
+      all_valid = false;
+    } else if (has_control_character(word)) {
+      report(errors, *element, key, in_quotes(word) + " contains a control character");
+      all_valid = false;
+    } else {
+      words.push_back(word);
+    }
+  }
+  if (!all_valid) return std::nullopt;
+  return words;
 }
 
 // Absolute, because bulkqd changes its directory to "/" when it becomes a daemon.
@@ -201,6 +263,97 @@ void apply_admin_socket(const toml::value& value, const std::string& key, Config
   }
 }
 
+void apply_bulk_precedence_values(const toml::value& value, const std::string& key, Config& config,
+                                  Errors& errors) {
+  if (auto words = word_list_value(value, key, errors)) {
+    config.bulk.precedence_values = std::move(*words);
+  }
+}
+
+// RFC 5322 §2.2: a field name is printable US-ASCII except ':'.
+void apply_bulk_header_name(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  const bool field_name = std::all_of(name->begin(), name->end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f && c != ':';
+  });
+  if (!field_name) {
+    report(
+        errors, value, key,
+        in_quotes(*name) + " is not a header field name (printable ASCII without spaces or ':')");
+    return;
+  }
+  config.bulk.header_name = std::move(*name);
+}
+
+void apply_bulk_header_values(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  if (auto words = word_list_value(value, key, errors))
+    config.bulk.header_values = std::move(*words);
+}
+
+void apply_bulk_list_unsubscribe(const toml::value& value, const std::string& key, Config& config,
+                                 Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.bulk.list_unsubscribe = *on;
+}
+
+void apply_bulk_min_recipients(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  if (auto number = integer_value(value, key, 0, kMaxMinRecipients, errors)) {
+    config.bulk.min_recipients = static_cast<std::uint32_t>(*number);
+  }
+}
+
+void apply_bulk_sasl_logins(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto words = word_list_value(value, key, errors)) config.bulk.sasl_logins = std::move(*words);
+}
+
+void apply_bulk_client_networks(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  const auto elements = string_array_value(value, key, errors);
+  if (!elements) return;
+  std::vector<ClientNetwork> networks;
+  bool all_valid = true;
+  for (const toml::value* element : *elements) {
+    ClientNetworkResult parsed = parse_client_network(element->as_string().str);
+    if (!parsed.ok()) {
+      report(errors, *element, key, parsed.error);
+      all_valid = false;
+      continue;
+    }
+    networks.push_back(std::move(parsed.network));
+  }
+  if (all_valid) config.bulk.client_networks = std::move(networks);
+}
+
+// "example.com" or ".example.com" (its subdomains), each kept in canonical form.
+void apply_bulk_sender_domains(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  const auto elements = string_array_value(value, key, errors);
+  if (!elements) return;
+  std::vector<std::string> domains;
+  bool all_valid = true;
+  for (const toml::value* element : *elements) {
+    const std::string& entry = element->as_string().str;
+    const bool subdomains = !entry.empty() && entry.front() == '.';
+    const std::string_view domain = std::string_view(entry).substr(subdomains ? 1 : 0);
+    const DomainNameResult canonical = normalise_domain(domain);
+    if (!canonical.ok()) {
+      report(errors, *element, key, in_quotes(entry) + " is not a domain: " + canonical.error);
+      all_valid = false;
+    } else if (subdomains && canonical.canonical.front() == '[') {
+      report(errors, *element, key,
+             in_quotes(entry) + ": an address literal has no subdomains (drop the leading '.')");
+      all_valid = false;
+    } else {
+      domains.push_back((subdomains ? "." : "") + canonical.canonical);
+    }
+  }
+  if (all_valid) config.bulk.sender_domains = std::move(domains);
+}
+
 // The schema: every table and key bulkq.toml may hold, each spelled here once.
 using ApplyKey = void (*)(const toml::value&, const std::string&, Config&, Errors&);
 
@@ -227,10 +380,21 @@ constexpr std::array kSchedulerKeys{
 constexpr std::array kAdminKeys{
     KeyRule{"socket", apply_admin_socket},
 };
+constexpr std::array kBulkKeys{
+    KeyRule{"precedence_values", apply_bulk_precedence_values},
+    KeyRule{"header_name", apply_bulk_header_name},
+    KeyRule{"header_values", apply_bulk_header_values},
+    KeyRule{"list_unsubscribe", apply_bulk_list_unsubscribe},
+    KeyRule{"min_recipients", apply_bulk_min_recipients},
+    KeyRule{"sasl_logins", apply_bulk_sasl_logins},
+    KeyRule{"client_networks", apply_bulk_client_networks},
+    KeyRule{"sender_domains", apply_bulk_sender_domains},
+};
 constexpr std::array kTables{
     TableRule{"log", kLogKeys},
     TableRule{"scheduler", kSchedulerKeys},
     TableRule{"admin", kAdminKeys},
+    TableRule{"bulk", kBulkKeys},
 };
 
 // "a, b or c", for the "expected …" part of a message.

@@ -13,6 +13,7 @@
 
 #include "config/config_changes.h"
 #include "config/config_parser.h"
+#include "intake/client_network.h"
 #include "support/temp_dir.h"
 
 using namespace bulkq;
@@ -29,6 +30,15 @@ void require_defaults(const Config& config) {
   CHECK(config.scheduler.batch_max_recipients == 100);
   CHECK(config.handoff_capacity == 16384);
   CHECK(config.admin.socket == "/run/bulkq/admin.sock");
+  CHECK(config.bulk == defaults.bulk);
+  CHECK(config.bulk.precedence_values == std::vector<std::string>{"bulk", "list"});
+  CHECK(config.bulk.header_name == "");
+  CHECK(config.bulk.header_values.empty());
+  CHECK(config.bulk.list_unsubscribe);
+  CHECK(config.bulk.min_recipients == 0);
+  CHECK(config.bulk.sasl_logins.empty());
+  CHECK(config.bulk.client_networks.empty());
+  CHECK(config.bulk.sender_domains.empty());
 }
 
 using bulkq::testing::TempDir;
@@ -36,7 +46,8 @@ using bulkq::testing::TempDir;
 }  // namespace
 
 TEST_CASE("config: an empty file gives every default", "[config]") {
-  for (const char* text : {"", "\n\n", "# only a comment\n", "[log]\n[scheduler]\n[admin]\n"}) {
+  for (const char* text :
+       {"", "\n\n", "# only a comment\n", "[log]\n[scheduler]\n[admin]\n", "[bulk]\n"}) {
     CAPTURE(text);
     const ConfigResult result = parse_config(text, "bulkq.toml");
     REQUIRE(result.ok());
@@ -81,6 +92,39 @@ TEST_CASE("config: each key is parsed", "[config]") {
        [](const Config& c) { return c.handoff_capacity == 65534; }},
       {"[admin]\nsocket = \"/var/run/bulkq.sock\"",
        [](const Config& c) { return c.admin.socket == "/var/run/bulkq.sock"; }},
+      {"[bulk]\nprecedence_values = [\"junk\"]",
+       [](const Config& c) {
+         return c.bulk.precedence_values == std::vector<std::string>{"junk"};
+       }},
+      {"[bulk]\nprecedence_values = []",
+       [](const Config& c) { return c.bulk.precedence_values.empty(); }},
+      {"[bulk]\nheader_name = \"X-Bulk\"\nheader_values = [\"yes\", \"Newsletter\"]",
+       [](const Config& c) {
+         return c.bulk.header_name == "X-Bulk" &&
+                c.bulk.header_values == std::vector<std::string>{"yes", "Newsletter"};
+       }},
+      {"[bulk]\nheader_name = \"\"", [](const Config& c) { return c.bulk.header_name.empty(); }},
+      {"[bulk]\nlist_unsubscribe = false",
+       [](const Config& c) { return !c.bulk.list_unsubscribe; }},
+      {"[bulk]\nmin_recipients = 1000000",
+       [](const Config& c) { return c.bulk.min_recipients == 1000000; }},
+      {"[bulk]\nmin_recipients = 20", [](const Config& c) { return c.bulk.min_recipients == 20; }},
+      {"[bulk]\nsasl_logins = [\"newsletter\", \"Shop@example.com\"]",
+       [](const Config& c) {
+         return c.bulk.sasl_logins == std::vector<std::string>{"newsletter", "Shop@example.com"};
+       }},
+      {"[bulk]\nclient_networks = [\"192.0.2.0/24\", \"2001:DB8::/32\", \"198.51.100.7\"]",
+       [](const Config& c) {
+         return c.bulk.client_networks.size() == 3 &&
+                c.bulk.client_networks[0].text == "192.0.2.0/24" &&
+                c.bulk.client_networks[1].text == "2001:db8::/32" &&
+                c.bulk.client_networks[2].text == "198.51.100.7/32";
+       }},
+      {"[bulk]\nsender_domains = [\"News.Example.\", \".Lists.example\", \"b\u00fccher.de\"]",
+       [](const Config& c) {
+         return c.bulk.sender_domains ==
+                std::vector<std::string>{"news.example", ".lists.example", "xn--bcher-kva.de"};
+       }},
       // Other TOML spellings of the same tables.
       {"log.level = \"debug\"", [](const Config& c) { return c.log.level == LogLevel::debug; }},
       {"scheduler = { policy = \"largest\", batch_max_recipients = 7 }",
@@ -116,7 +160,7 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
   const std::vector<Case> cases = {
       // unknown table and unknown keys
       {"[log]\ntarget = \"file\"\n\n[logging]\nlevel = \"debug\"\n",
-       "bulkq.toml:4: logging: unknown table (expected log, scheduler or admin)"},
+       "bulkq.toml:4: logging: unknown table (expected log, scheduler, admin or bulk)"},
       {"[scheduler]\npolicy = \"fair\"\nbatch_size = 10\n",
        "bulkq.toml:3: scheduler.batch_size: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
@@ -125,7 +169,8 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
       {"[admin]\nsockets = \"/run/x\"\n",
        "bulkq.toml:2: admin.sockets: unknown key (expected socket)"},
       {"policy = \"fair\"\n",
-       "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler or admin)"},
+       "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin or "
+       "bulk)"},
       {"[scheduler.extra]\nx = 1\n",
        "bulkq.toml:1: scheduler.extra: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
@@ -169,6 +214,48 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
       {"[log]\nlevel = \"INFO\"\n",
        "bulkq.toml:2: log.level: unknown log level \"INFO\" (expected trace, debug, info, warning, "
        "error or critical)"},
+      // [bulk]
+      {"[bulk]\nlist_unsubscribe = \"yes\"\n",
+       "bulkq.toml:2: bulk.list_unsubscribe: expected a boolean, got a string"},
+      {"[bulk]\nmin_recipients = 1000001\n",
+       "bulkq.toml:2: bulk.min_recipients: 1000001 is out of range (expected 0 to 1000000)"},
+      {"[bulk]\nmin_recipients = -1\n",
+       "bulkq.toml:2: bulk.min_recipients: -1 is out of range (expected 0 to 1000000)"},
+      {"[bulk]\nprecedence_values = \"bulk\"\n",
+       "bulkq.toml:2: bulk.precedence_values: expected an array of strings, got a string"},
+      {"[bulk]\nsasl_logins = [\n  \"newsletter\",\n  42,\n]\n",
+       "bulkq.toml:4: bulk.sasl_logins: expected an array of strings, found an integer"},
+      {"[bulk]\nheader_values = [\"yes\", \" \"]\n",
+       "bulkq.toml:2: bulk.header_values: empty entry"},
+      {"[bulk]\nsasl_logins = [\"news\\tletter\"]\n",
+       "bulkq.toml:2: bulk.sasl_logins: \"news\\x09letter\" contains a control character"},
+      {"[bulk]\nheader_name = \"X Bulk\"\n",
+       "bulkq.toml:2: bulk.header_name: \"X Bulk\" is not a header field name (printable ASCII "
+       "without spaces or ':')"},
+      {"[bulk]\nheader_name = \"X-Bulk:\"\n",
+       "bulkq.toml:2: bulk.header_name: \"X-Bulk:\" is not a header field name (printable ASCII "
+       "without spaces or ':')"},
+      {"[bulk]\nclient_networks = [\n  \"192.0.2.0/24\",\n  \"192.0.2.1/24\",\n]\n",
+       "bulkq.toml:4: bulk.client_networks: \"192.0.2.1/24\" has host bits set beyond the /24 "
+       "prefix (did you mean 192.0.2.0/24?)"},
+      {"[bulk]\nclient_networks = [\"10.0.0.0/33\"]\n",
+       "bulkq.toml:2: bulk.client_networks: \"10.0.0.0/33\" has an invalid prefix length "
+       "(expected 0 to 32 after the '/')"},
+      {"[bulk]\nclient_networks = [\"mail.example\"]\n",
+       "bulkq.toml:2: bulk.client_networks: \"mail.example\" is not an IPv4 or IPv6 network "
+       "(expected e.g. 192.0.2.0/24 or 2001:db8::/32)"},
+      {"[bulk]\n\nsender_domains = [\"news..example\"]\n",
+       "bulkq.toml:3: bulk.sender_domains: \"news..example\" is not a domain: empty label in "
+       "domain"},
+      {"[bulk]\nsender_domains = [\".\"]\n",
+       "bulkq.toml:2: bulk.sender_domains: \".\" is not a domain: empty domain"},
+      {"[bulk]\nsender_domains = [\".[192.0.2.1]\"]\n",
+       "bulkq.toml:2: bulk.sender_domains: \".[192.0.2.1]\": an address literal has no subdomains "
+       "(drop the leading '.')"},
+      {"[bulk]\nsenders = []\n",
+       "bulkq.toml:2: bulk.senders: unknown key (expected precedence_values, header_name, "
+       "header_values, list_unsubscribe, min_recipients, sasl_logins, client_networks or "
+       "sender_domains)"},
       // paths
       {"[admin]\nsocket = \"run/bulkq/admin.sock\"\n",
        "bulkq.toml:2: admin.socket: \"run/bulkq/admin.sock\" is not an absolute path"},
@@ -311,6 +398,15 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"scheduler.batch_max_recipients", [](Config& c) { c.scheduler.batch_max_recipients = 5; }},
       {"scheduler.handoff_capacity", [](Config& c) { c.handoff_capacity = 5; }},
       {"admin.socket", [](Config& c) { c.admin.socket = "/tmp/a.sock"; }},
+      {"bulk.precedence_values", [](Config& c) { c.bulk.precedence_values = {"junk"}; }},
+      {"bulk.header_name", [](Config& c) { c.bulk.header_name = "X-Bulk"; }},
+      {"bulk.header_values", [](Config& c) { c.bulk.header_values = {"yes"}; }},
+      {"bulk.list_unsubscribe", [](Config& c) { c.bulk.list_unsubscribe = false; }},
+      {"bulk.min_recipients", [](Config& c) { c.bulk.min_recipients = 20; }},
+      {"bulk.sasl_logins", [](Config& c) { c.bulk.sasl_logins = {"newsletter"}; }},
+      {"bulk.client_networks",
+       [](Config& c) { c.bulk.client_networks = {parse_client_network("192.0.2.0/24").network}; }},
+      {"bulk.sender_domains", [](Config& c) { c.bulk.sender_domains = {"news.example"}; }},
   };
   Config all = before;
   std::vector<std::string_view> every_key;
@@ -322,4 +418,19 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
     CHECK(changed_settings(before, after) == std::vector<std::string_view>{c.key});
   }
   CHECK(changed_settings(before, all) == every_key);
+}
+
+TEST_CASE("config: several bad [bulk] entries are each reported on their own line", "[config]") {
+  const ConfigResult result = parse_config(
+      "[bulk]\nclient_networks = [\n  \"192.0.2.0/24\",\n  \"192.0.2.300\",\n  \"::1/200\",\n]\n"
+      "sender_domains = [\"ok.example\", \"-bad.example\"]\n",
+      "bulkq.toml");
+  CHECK(result.error ==
+        "bulkq.toml:4: bulk.client_networks: \"192.0.2.300\" is not an IPv4 or IPv6 network "
+        "(expected e.g. 192.0.2.0/24 or 2001:db8::/32)\n"
+        "bulkq.toml:5: bulk.client_networks: \"::1/200\" has an invalid prefix length (expected 0 "
+        "to 128 after the '/')\n"
+        "bulkq.toml:7: bulk.sender_domains: \"-bad.example\" is not a domain: domain label "
+        "starts or ends with '-'");
+  require_defaults(result.config);
 }
