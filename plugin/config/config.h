@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/scheduler_limits.h"
 #include "intake/bulk_rules.h"
@@ -83,8 +84,62 @@ struct LogConfig {
 
 struct AdminConfig {
   std::string socket = "/run/bulkq/admin.sock";  // where bulkqd listens and bulkqctl connects
+  // Peers allowed on the admin socket besides root and daemon.user (SO_PEERCRED): user names and
+  // group names (a peer whose primary or supplementary group is listed). The socket itself is
+  // mode 0660, owned by daemon.user and, when set, `socket_group`.
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  std::string socket_group;
 
   friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
+
+struct DaemonConfig {
+  // Started as root, bulkqd becomes this user (and its groups) once its sockets, journal and log
+  // are open: Postfix's hold files are readable and removable by its mail_owner only.
+  std::string user = "postfix";
+
+  friend bool operator==(const DaemonConfig&, const DaemonConfig&) = default;
+};
+
+struct MilterConfig {
+  // libmilter's socket, "unix:/path" (or "local:/path"). Not inet: libmilter sends the
+  // quarantine request as its own packet, and over TCP each held message waits ~42 ms for a
+  // delayed ACK (shared/MTA-FACTS.md §1).
+  std::string socket = "unix:/run/bulkq/milter.sock";
+
+  friend bool operator==(const MilterConfig&, const MilterConfig&) = default;
+};
+
+struct IntakeConfig {
+  // Estimated engine memory (message records + data nodes) above which new bulk mail fails
+  // open to the MTA, in MiB.
+  std::uint64_t memory_limit_mib = 1024;
+  // How long a diverted message may wait for the MTA to commit its held file; after that it is
+  // forgotten (the client aborted, or a later milter rejected it), in seconds.
+  std::uint32_t commit_timeout_seconds = 300;
+
+  friend bool operator==(const IntakeConfig&, const IntakeConfig&) = default;
+};
+
+struct PostfixConfig {
+  // Passed to postconf -c at start-up to learn queue_directory and hash_queue_names.
+  std::string config_directory = "/etc/postfix";
+  // Overrides postconf's queue_directory when set (e.g. for a Postfix instance elsewhere).
+  std::string queue_directory;
+  std::string postconf = "/usr/sbin/postconf";
+
+  friend bool operator==(const PostfixConfig&, const PostfixConfig&) = default;
+};
+
+struct JournalConfig {
+  std::string directory = "/var/lib/bulkq/journal";  // the LMDB environment (mode 0700)
+  std::uint64_t map_size_mib = 1024;                 // the most the journal may grow to
+  // 0: every batch durable on commit. > 0: MDB_NOSYNC, flushed at this interval (milliseconds);
+  // an OS crash (not a bulkqd crash) may then re-deliver what was finished in that window.
+  std::uint32_t sync_interval_ms = 0;
+
+  friend bool operator==(const JournalConfig&, const JournalConfig&) = default;
 };
 
 struct Config {
@@ -95,6 +150,11 @@ struct Config {
   std::size_t handoff_capacity = 16384;
   AdminConfig admin;
   BulkRules bulk;  // which messages the milter diverts ([bulk] in the file)
+  DaemonConfig daemon;
+  MilterConfig milter;
+  IntakeConfig intake;
+  PostfixConfig postfix;
+  JournalConfig journal;
 };
 
 }  // namespace bulkq

@@ -15,6 +15,9 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
        "scheduler.batch_max_recipients");
   note(before.handoff_capacity != after.handoff_capacity, "scheduler.handoff_capacity");
   note(before.admin.socket != after.admin.socket, "admin.socket");
+  note(before.admin.users != after.admin.users, "admin.users");
+  note(before.admin.groups != after.admin.groups, "admin.groups");
+  note(before.admin.socket_group != after.admin.socket_group, "admin.socket_group");
   const BulkRules& was = before.bulk;
   const BulkRules& is = after.bulk;
   note(was.precedence_values != is.precedence_values, "bulk.precedence_values");
@@ -25,6 +28,18 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
   note(was.sasl_logins != is.sasl_logins, "bulk.sasl_logins");
   note(was.client_networks != is.client_networks, "bulk.client_networks");
   note(was.sender_domains != is.sender_domains, "bulk.sender_domains");
+  note(before.daemon.user != after.daemon.user, "daemon.user");
+  note(before.milter.socket != after.milter.socket, "milter.socket");
+  note(before.intake.memory_limit_mib != after.intake.memory_limit_mib, "intake.memory_limit");
+  note(before.intake.commit_timeout_seconds != after.intake.commit_timeout_seconds,
+       "intake.commit_timeout");
+  note(before.postfix.config_directory != after.postfix.config_directory,
+       "postfix.config_directory");
+  note(before.postfix.queue_directory != after.postfix.queue_directory, "postfix.queue_directory");
+  note(before.postfix.postconf != after.postfix.postconf, "postfix.postconf");
+  note(before.journal.directory != after.journal.directory, "journal.directory");
+  note(before.journal.map_size_mib != after.journal.map_size_mib, "journal.map_size");
+  note(before.journal.sync_interval_ms != after.journal.sync_interval_ms, "journal.sync_interval");
   return changed;
 }
 

@@ -354,6 +354,153 @@ void apply_bulk_sender_domains(const toml::value& value, const std::string& key,
   if (all_valid) config.bulk.sender_domains = std::move(domains);
 }
 
+// A user or group name as getpwnam/getgrnam take it: no empty name, no space, colon or control.
+std::optional<std::string> account_name_value(const toml::value& value, const std::string& key,
+                                              bool allow_empty, Errors& errors) {
+  std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return std::nullopt;
+  if (name->empty() && allow_empty) return name;
+  const bool valid =
+      !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {
+        return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f &&
+               c != ':' && c != '/';
+      });
+  if (!valid) {
+    report(errors, value, key, in_quotes(*name) + " is not a user or group name");
+    return std::nullopt;
+  }
+  return name;
+}
+
+std::optional<std::vector<std::string>> account_name_list_value(const toml::value& value,
+                                                                const std::string& key,
+                                                                Errors& errors) {
+  const auto elements = string_array_value(value, key, errors);
+  if (!elements) return std::nullopt;
+  std::vector<std::string> names;
+  bool all_valid = true;
+  for (const toml::value* element : *elements) {
+    if (auto name = account_name_value(*element, key, false, errors)) {
+      names.push_back(std::move(*name));
+    } else {
+      all_valid = false;
+    }
+  }
+  if (!all_valid) return std::nullopt;
+  return names;
+}
+
+void apply_admin_users(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  if (auto names = account_name_list_value(value, key, errors)) config.admin.users = *names;
+}
+
+void apply_admin_groups(const toml::value& value, const std::string& key, Config& config,
+                        Errors& errors) {
+  if (auto names = account_name_list_value(value, key, errors)) config.admin.groups = *names;
+}
+
+void apply_admin_socket_group(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  if (auto name = account_name_value(value, key, true, errors)) config.admin.socket_group = *name;
+}
+
+void apply_daemon_user(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  if (auto name = account_name_value(value, key, false, errors)) config.daemon.user = *name;
+}
+
+// libmilter's "unix:/path" or "local:/path"; inet is refused on purpose (see MilterConfig).
+void apply_milter_socket(const toml::value& value, const std::string& key, Config& config,
+                         Errors& errors) {
+  std::optional<std::string> spec = string_value(value, key, errors);
+  if (!spec) return;
+  const std::size_t colon = spec->find(':');
+  const std::string scheme = colon == std::string::npos ? "" : spec->substr(0, colon);
+  if (scheme == "inet" || scheme == "inet6") {
+    report(errors, value, key,
+           in_quotes(*spec) +
+               ": use a unix: socket (over TCP every held message waits ~42 ms for a delayed ACK)");
+    return;
+  }
+  if (scheme != "unix" && scheme != "local") {
+    report(errors, value, key, in_quotes(*spec) + " is not a milter socket (expected unix:/path)");
+    return;
+  }
+  const std::string path = spec->substr(colon + 1);
+  if (path.empty() || path.front() != '/') {
+    report(errors, value, key, in_quotes(*spec) + ": the socket path must be absolute");
+    return;
+  }
+  if (path.size() > kMaxUnixSocketPathLength || has_control_character(path)) {
+    report(errors, value, key,
+           in_quotes(*spec) + ": the socket path must be at most " +
+               std::to_string(kMaxUnixSocketPathLength) + " printable bytes");
+    return;
+  }
+  config.milter.socket = "unix:" + path;
+}
+
+void apply_intake_memory_limit(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  if (auto number = integer_value(value, key, 16, 1024 * 1024, errors)) {
+    config.intake.memory_limit_mib = static_cast<std::uint64_t>(*number);
+  }
+}
+
+void apply_intake_commit_timeout(const toml::value& value, const std::string& key, Config& config,
+                                 Errors& errors) {
+  if (auto number = integer_value(value, key, 10, 86400, errors)) {
+    config.intake.commit_timeout_seconds = static_cast<std::uint32_t>(*number);
+  }
+}
+
+void apply_postfix_config_directory(const toml::value& value, const std::string& key,
+                                    Config& config, Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a directory path", errors)) {
+    config.postfix.config_directory = std::move(*path);
+  }
+}
+
+void apply_postfix_queue_directory(const toml::value& value, const std::string& key, Config& config,
+                                   Errors& errors) {
+  if (value.is_string() && value.as_string().str.empty()) {
+    config.postfix.queue_directory.clear();
+    return;
+  }
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a directory path", errors)) {
+    config.postfix.queue_directory = std::move(*path);
+  }
+}
+
+void apply_postfix_postconf(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a file path", errors)) {
+    config.postfix.postconf = std::move(*path);
+  }
+}
+
+void apply_journal_directory(const toml::value& value, const std::string& key, Config& config,
+                             Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a directory path", errors)) {
+    config.journal.directory = std::move(*path);
+  }
+}
+
+void apply_journal_map_size(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto number = integer_value(value, key, 1, 1024 * 1024, errors)) {
+    config.journal.map_size_mib = static_cast<std::uint64_t>(*number);
+  }
+}
+
+void apply_journal_sync_interval(const toml::value& value, const std::string& key, Config& config,
+                                 Errors& errors) {
+  if (auto number = integer_value(value, key, 0, 60000, errors)) {
+    config.journal.sync_interval_ms = static_cast<std::uint32_t>(*number);
+  }
+}
+
 // The schema: every table and key bulkq.toml may hold, each spelled here once.
 using ApplyKey = void (*)(const toml::value&, const std::string&, Config&, Errors&);
 
@@ -379,6 +526,29 @@ constexpr std::array kSchedulerKeys{
 };
 constexpr std::array kAdminKeys{
     KeyRule{"socket", apply_admin_socket},
+    KeyRule{"users", apply_admin_users},
+    KeyRule{"groups", apply_admin_groups},
+    KeyRule{"socket_group", apply_admin_socket_group},
+};
+constexpr std::array kDaemonKeys{
+    KeyRule{"user", apply_daemon_user},
+};
+constexpr std::array kMilterKeys{
+    KeyRule{"socket", apply_milter_socket},
+};
+constexpr std::array kIntakeKeys{
+    KeyRule{"memory_limit", apply_intake_memory_limit},
+    KeyRule{"commit_timeout", apply_intake_commit_timeout},
+};
+constexpr std::array kPostfixKeys{
+    KeyRule{"config_directory", apply_postfix_config_directory},
+    KeyRule{"queue_directory", apply_postfix_queue_directory},
+    KeyRule{"postconf", apply_postfix_postconf},
+};
+constexpr std::array kJournalKeys{
+    KeyRule{"directory", apply_journal_directory},
+    KeyRule{"map_size", apply_journal_map_size},
+    KeyRule{"sync_interval", apply_journal_sync_interval},
 };
 constexpr std::array kBulkKeys{
     KeyRule{"precedence_values", apply_bulk_precedence_values},
@@ -391,10 +561,11 @@ constexpr std::array kBulkKeys{
     KeyRule{"sender_domains", apply_bulk_sender_domains},
 };
 constexpr std::array kTables{
-    TableRule{"log", kLogKeys},
-    TableRule{"scheduler", kSchedulerKeys},
-    TableRule{"admin", kAdminKeys},
-    TableRule{"bulk", kBulkKeys},
+    TableRule{"log", kLogKeys},         TableRule{"scheduler", kSchedulerKeys},
+    TableRule{"admin", kAdminKeys},     TableRule{"bulk", kBulkKeys},
+    TableRule{"daemon", kDaemonKeys},   TableRule{"milter", kMilterKeys},
+    TableRule{"intake", kIntakeKeys},   TableRule{"postfix", kPostfixKeys},
+    TableRule{"journal", kJournalKeys},
 };
 
 // "a, b or c", for the "expected …" part of a message.

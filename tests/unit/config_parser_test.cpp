@@ -39,6 +39,20 @@ void require_defaults(const Config& config) {
   CHECK(config.bulk.sasl_logins.empty());
   CHECK(config.bulk.client_networks.empty());
   CHECK(config.bulk.sender_domains.empty());
+  CHECK(config.admin == defaults.admin);
+  CHECK(config.admin.users.empty());
+  CHECK(config.admin.groups.empty());
+  CHECK(config.admin.socket_group.empty());
+  CHECK(config.daemon.user == "postfix");
+  CHECK(config.milter.socket == "unix:/run/bulkq/milter.sock");
+  CHECK(config.intake.memory_limit_mib == 1024);
+  CHECK(config.intake.commit_timeout_seconds == 300);
+  CHECK(config.postfix.config_directory == "/etc/postfix");
+  CHECK(config.postfix.queue_directory.empty());
+  CHECK(config.postfix.postconf == "/usr/sbin/postconf");
+  CHECK(config.journal.directory == "/var/lib/bulkq/journal");
+  CHECK(config.journal.map_size_mib == 1024);
+  CHECK(config.journal.sync_interval_ms == 0);
 }
 
 using bulkq::testing::TempDir;
@@ -125,6 +139,35 @@ TEST_CASE("config: each key is parsed", "[config]") {
          return c.bulk.sender_domains ==
                 std::vector<std::string>{"news.example", ".lists.example", "xn--bcher-kva.de"};
        }},
+      {"[admin]\nusers = [\"ops\"]\ngroups = [\"adm\", \"wheel\"]\nsocket_group = \"adm\"",
+       [](const Config& c) {
+         return c.admin.users == std::vector<std::string>{"ops"} &&
+                c.admin.groups == std::vector<std::string>{"adm", "wheel"} &&
+                c.admin.socket_group == "adm";
+       }},
+      {"[daemon]\nuser = \"mailer\"", [](const Config& c) { return c.daemon.user == "mailer"; }},
+      {"[milter]\nsocket = \"local:/var/spool/postfix/bulkq/milter.sock\"",
+       [](const Config& c) {
+         return c.milter.socket == "unix:/var/spool/postfix/bulkq/milter.sock";
+       }},
+      {"[intake]\nmemory_limit = 64\ncommit_timeout = 30",
+       [](const Config& c) {
+         return c.intake.memory_limit_mib == 64 && c.intake.commit_timeout_seconds == 30;
+       }},
+      {"[postfix]\nconfig_directory = \"/etc/postfix-out\"\nqueue_directory = "
+       "\"/srv/spool\"\npostconf = \"/opt/postfix/sbin/postconf\"",
+       [](const Config& c) {
+         return c.postfix.config_directory == "/etc/postfix-out" &&
+                c.postfix.queue_directory == "/srv/spool" &&
+                c.postfix.postconf == "/opt/postfix/sbin/postconf";
+       }},
+      {"[postfix]\nqueue_directory = \"\"",
+       [](const Config& c) { return c.postfix.queue_directory.empty(); }},
+      {"[journal]\ndirectory = \"/srv/bulkq/journal\"\nmap_size = 4096\nsync_interval = 100",
+       [](const Config& c) {
+         return c.journal.directory == "/srv/bulkq/journal" && c.journal.map_size_mib == 4096 &&
+                c.journal.sync_interval_ms == 100;
+       }},
       // Other TOML spellings of the same tables.
       {"log.level = \"debug\"", [](const Config& c) { return c.log.level == LogLevel::debug; }},
       {"scheduler = { policy = \"largest\", batch_max_recipients = 7 }",
@@ -160,17 +203,43 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
   const std::vector<Case> cases = {
       // unknown table and unknown keys
       {"[log]\ntarget = \"file\"\n\n[logging]\nlevel = \"debug\"\n",
-       "bulkq.toml:4: logging: unknown table (expected log, scheduler, admin or bulk)"},
+       "bulkq.toml:4: logging: unknown table (expected log, scheduler, admin, bulk, daemon, "
+       "milter, intake, postfix or journal)"},
       {"[scheduler]\npolicy = \"fair\"\nbatch_size = 10\n",
        "bulkq.toml:3: scheduler.batch_size: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
       {"[log]\n\n\ncolour = true\n",
        "bulkq.toml:4: log.colour: unknown key (expected target, file or level)"},
       {"[admin]\nsockets = \"/run/x\"\n",
-       "bulkq.toml:2: admin.sockets: unknown key (expected socket)"},
+       "bulkq.toml:2: admin.sockets: unknown key (expected socket, users, groups or socket_group)"},
       {"policy = \"fair\"\n",
-       "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin or "
-       "bulk)"},
+       "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin, bulk, "
+       "daemon, milter, intake, postfix or journal)"},
+      // the daemon's own tables
+      {"[milter]\nsocket = \"inet:10025@127.0.0.1\"\n",
+       "bulkq.toml:2: milter.socket: \"inet:10025@127.0.0.1\": use a unix: socket (over TCP every "
+       "held message waits ~42 ms for a delayed ACK)"},
+      {"[milter]\nsocket = \"/run/bulkq/milter.sock\"\n",
+       "bulkq.toml:2: milter.socket: \"/run/bulkq/milter.sock\" is not a milter socket (expected "
+       "unix:/path)"},
+      {"[milter]\nsocket = \"unix:relative.sock\"\n",
+       "bulkq.toml:2: milter.socket: \"unix:relative.sock\": the socket path must be absolute"},
+      {"[daemon]\nuser = \"post fix\"\n",
+       "bulkq.toml:2: daemon.user: \"post fix\" is not a user or group name"},
+      {"[admin]\nusers = [\"ops\", \"\"]\n",
+       "bulkq.toml:2: admin.users: \"\" is not a user or group name"},
+      {"[admin]\ngroups = \"wheel\"\n",
+       "bulkq.toml:2: admin.groups: expected an array of strings, got a string"},
+      {"[intake]\nmemory_limit = 8\n",
+       "bulkq.toml:2: intake.memory_limit: 8 is out of range (expected 16 to 1048576)"},
+      {"[intake]\ncommit_timeout = 5\n",
+       "bulkq.toml:2: intake.commit_timeout: 5 is out of range (expected 10 to 86400)"},
+      {"[postfix]\nconfig_directory = \"etc/postfix\"\n",
+       "bulkq.toml:2: postfix.config_directory: \"etc/postfix\" is not an absolute path"},
+      {"[journal]\nsync_interval = -1\n",
+       "bulkq.toml:2: journal.sync_interval: -1 is out of range (expected 0 to 60000)"},
+      {"[journal]\nmap_size = 0\n",
+       "bulkq.toml:2: journal.map_size: 0 is out of range (expected 1 to 1048576)"},
       {"[scheduler.extra]\nx = 1\n",
        "bulkq.toml:1: scheduler.extra: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
@@ -398,6 +467,9 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"scheduler.batch_max_recipients", [](Config& c) { c.scheduler.batch_max_recipients = 5; }},
       {"scheduler.handoff_capacity", [](Config& c) { c.handoff_capacity = 5; }},
       {"admin.socket", [](Config& c) { c.admin.socket = "/tmp/a.sock"; }},
+      {"admin.users", [](Config& c) { c.admin.users = {"ops"}; }},
+      {"admin.groups", [](Config& c) { c.admin.groups = {"adm"}; }},
+      {"admin.socket_group", [](Config& c) { c.admin.socket_group = "adm"; }},
       {"bulk.precedence_values", [](Config& c) { c.bulk.precedence_values = {"junk"}; }},
       {"bulk.header_name", [](Config& c) { c.bulk.header_name = "X-Bulk"; }},
       {"bulk.header_values", [](Config& c) { c.bulk.header_values = {"yes"}; }},
@@ -407,6 +479,16 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"bulk.client_networks",
        [](Config& c) { c.bulk.client_networks = {parse_client_network("192.0.2.0/24").network}; }},
       {"bulk.sender_domains", [](Config& c) { c.bulk.sender_domains = {"news.example"}; }},
+      {"daemon.user", [](Config& c) { c.daemon.user = "mailer"; }},
+      {"milter.socket", [](Config& c) { c.milter.socket = "unix:/tmp/m.sock"; }},
+      {"intake.memory_limit", [](Config& c) { c.intake.memory_limit_mib = 64; }},
+      {"intake.commit_timeout", [](Config& c) { c.intake.commit_timeout_seconds = 30; }},
+      {"postfix.config_directory", [](Config& c) { c.postfix.config_directory = "/etc/pf"; }},
+      {"postfix.queue_directory", [](Config& c) { c.postfix.queue_directory = "/srv/spool"; }},
+      {"postfix.postconf", [](Config& c) { c.postfix.postconf = "/opt/postconf"; }},
+      {"journal.directory", [](Config& c) { c.journal.directory = "/srv/j"; }},
+      {"journal.map_size", [](Config& c) { c.journal.map_size_mib = 4096; }},
+      {"journal.sync_interval", [](Config& c) { c.journal.sync_interval_ms = 100; }},
   };
   Config all = before;
   std::vector<std::string_view> every_key;
