@@ -108,6 +108,14 @@ void QueueMap::file(std::string_view domain, MessageIndex message, RecipientInde
   resift_after_growth(queue, now);
 }
 
+void QueueMap::file_unfinished(MessageIndex message, const RecipientRouting& routing,
+                               std::span<const std::uint64_t> finished, TimePoint now) {
+  for (RecipientIndex r = 0; r < routing.recipient_count(); ++r) {
+    const bool done = r / 64 < finished.size() && (finished[r / 64] >> (r % 64) & 1U) != 0;
+    if (!done) file(routing.domain(routing.domain_of(r)), message, r, now);
+  }
+}
+
 void QueueMap::file_messages(std::span<const NewMessage> messages, TimePoint now) {
   // Every (message, domain) pair costs about one cache miss per step: the table slot, the queue
   // it points at, the queue's tail slot. A software pipeline keeps several in flight: the slot

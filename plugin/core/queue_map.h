@@ -69,6 +69,11 @@ class QueueMap {
     file_messages({&one, 1}, now);
   }
 
+  // Files only the recipients whose bit in `finished` (bit r of word r/64) is clear: a message
+  // rebuilt by recovery. A domain whose recipients are all finished gets no queue.
+  void file_unfinished(MessageIndex message, const RecipientRouting& routing,
+                       std::span<const std::uint64_t> finished, TimePoint now);
+
   // Releases queues whose backoff has ended, then names the queue the policy serves next.
   Selection select(TimePoint now);
   // Starts loading the queue that is next in line, so the next selection does not wait for it.

@@ -1,5 +1,7 @@
 #include "core/quoted_text.h"
 
+#include <algorithm>
+
 namespace bulkq {
 
 std::string quoted_text(std::string_view text, std::size_t max_shown, NonAscii non_ascii) {
@@ -25,6 +27,14 @@ std::string quoted_text(std::string_view text, std::size_t max_shown, NonAscii n
   }
   out += '"';
   return out;
+}
+
+std::string plain_or_quoted(std::string_view text, std::size_t max_shown) {
+  const bool plain = !text.empty() && text.size() <= max_shown &&
+                     std::all_of(text.begin(), text.end(), [](char c) {
+                       return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+                     });
+  return plain ? std::string(text) : quoted_text(text, max_shown, NonAscii::escape);
 }
 
 }  // namespace bulkq

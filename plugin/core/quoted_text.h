@@ -19,4 +19,8 @@ enum class NonAscii : bool {
 [[nodiscard]] std::string quoted_text(std::string_view text, std::size_t max_shown,
                                       NonAscii non_ascii);
 
+// `text` as it is when it is short, printable ASCII without spaces, quotes or backslashes (a
+// queue id, an ordinary address: log lines keep Postfix's plain shape); quoted_text otherwise.
+[[nodiscard]] std::string plain_or_quoted(std::string_view text, std::size_t max_shown);
+
 }  // namespace bulkq

@@ -15,6 +15,15 @@ MessageIndex Scheduler::admit(IntakeMessage&& message) {
   return index;
 }
 
+MessageIndex Scheduler::admit_recovered(IntakeMessage&& message) {
+  assert(message.routing.recipient_count() == message.record.recipient_count());
+  assert(!message.record.all_finished());
+  message.record.set_state(MessageState::queued);
+  const MessageIndex index = messages_.insert(std::move(message.record));
+  queues_.file_unfinished(index, message.routing, messages_[index].finished_bits(), clock_.now());
+  return index;
+}
+
 void Scheduler::admit(std::span<std::unique_ptr<IntakeMessage>> messages) {
   admitting_.clear();
   for (auto& message : messages) {

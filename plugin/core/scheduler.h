@@ -35,6 +35,10 @@ class Scheduler {
   // The same for several messages at once (a round drained from the handoff), which files them
   // faster than one by one. Every message is consumed.
   void admit(std::span<std::unique_ptr<IntakeMessage>> messages);
+  // Admits a message rebuilt by recovery: recipients already finished in its record (set with
+  // MessageRecord::set_finished before the call) get no data node. The caller does not admit a
+  // message whose every recipient is finished.
+  MessageIndex admit_recovered(IntakeMessage&& message);
   // How many messages one admission round should take at most.
   static constexpr std::size_t kAdmissionRound = 16;
 

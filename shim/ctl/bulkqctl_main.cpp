@@ -1,8 +1,9 @@
 // bulkqctl: the admin command-line client. `bulkqctl [-c FILE | -s SOCKET] COMMAND [ARGS] [--json]`
 //
 // Single-threaded and short-lived: read the command line, find the admin socket (from -s, or
-// admin.socket in the configuration file), send one request line, print the one reply line, and
-// exit 0 if the daemon says "ok": true, 1 if the request failed, 2 on a usage error.
+// admin.socket in the configuration file), send one request line, print the reply, and exit 0 if
+// the daemon says "ok": true, 1 if the request failed, 2 on a usage error. `status` without
+// --json prints a table (ctl/status_view.h); everything else prints the reply line as it came.
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "ctl/admin_client.h"
 #include "ctl/admin_reply.h"
 #include "ctl/bulkqctl_command_line.h"
+#include "ctl/status_view.h"
 
 namespace {
 
@@ -68,8 +70,22 @@ int main(int argc, char** argv) {
     return exit_with(BulkqctlExit::request_failed);
   }
 
-  // The reply is printed as the daemon sent it, with or without --json: the human tables come
-  // with the daemon's admin server, which defines what each reply holds.
+  if (!options.json && options.request.command == bulkq::AdminCommand::status) {
+    const bulkq::StatusView view = bulkq::render_status_view(exchange.reply);
+    if (!view.ok()) {
+      print_error(view.error);
+      return exit_with(BulkqctlExit::request_failed);
+    }
+    std::fwrite(view.text.data(), 1, view.text.size(), stdout);
+    if (std::fflush(stdout) != 0) {
+      print_error("cannot write the status to standard output");
+      return exit_with(BulkqctlExit::request_failed);
+    }
+    return exit_with(BulkqctlExit::ok);
+  }
+
+  // The other commands' replies are printed as the daemon sent them, with or without --json,
+  // until their tables come with the commands themselves.
   std::fwrite(exchange.reply.data(), 1, exchange.reply.size(), stdout);
   std::fputc('\n', stdout);
   if (std::fflush(stdout) != 0) {

@@ -3,11 +3,22 @@
 // Main thread: reads the command line and the configuration, opens the log, becomes a daemon
 // (unless -f), builds the engine and then waits for signals — SIGTERM/SIGINT stop it, SIGHUP
 // re-reads the configuration. Errors before the daemon detaches go to the terminal (exit 1);
-// after, to the log. In this version the engine is built but nothing feeds it yet: the milter
-// intake comes next.
+// after, to the log (and the launching process exits 1).
+//
+// Start-up order: Postfix's settings (postconf) and daemon.user are checked before detaching;
+// then, as root, the directories, the admin and milter sockets and the journal directory are
+// prepared and handed to daemon.user; privileges are dropped; the journal is opened and recovery
+// rebuilds the queues; only then does libmilter accept connections (they wait in the backlog),
+// so Postfix never talks to a half-started daemon. Threads: main (signals), the scheduler thread
+// (IntakeEngine), libmilter's listener and its per-connection threads, and the admin server's
+// thread.
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -15,18 +26,31 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "admin/status_board.h"
 #include "config/config_changes.h"
 #include "config/config_parser.h"
 #include "core/clock.h"
 #include "core/scheduler.h"
+#include "intake/intake_engine.h"
+#include "intake/intake_gate.h"
 #include "intake/intake_handoff.h"
+#include "intake/intake_signals.h"
+#include "journal/lmdb_journal.h"
+#include "milter/admin_answers.h"
+#include "milter/admin_peer_names.h"
+#include "milter/admin_server.h"
 #include "milter/bulkqd_command_line.h"
 #include "milter/daemon_startup.h"
+#include "milter/daemon_user.h"
 #include "milter/logging.h"
+#include "milter/milter_intake.h"
+#include "postfix/postconf_query.h"
+#include "postfix/postfix_spool.h"
 
 namespace {
 
@@ -79,9 +103,9 @@ void reload_configuration(const std::string& path, bulkq::Config& running, spdlo
   }
 }
 
-// Returns the exit status once SIGTERM or SIGINT arrives.
+// Returns the exit status once SIGTERM or SIGINT arrives (or the milter stops on its own).
 int serve_signals(const sigset_t& signals, const std::string& config_path, bulkq::Config& running,
-                  spdlog::logger& logger) {
+                  spdlog::logger& logger, const std::atomic<bool>& milter_ended) {
   for (;;) {
     int signal_number = 0;
     if (sigwait(&signals, &signal_number) != 0) continue;
@@ -89,9 +113,63 @@ int serve_signals(const sigset_t& signals, const std::string& config_path, bulkq
       reload_configuration(config_path, running, logger);
       continue;
     }
+    if (milter_ended.load()) {
+      logger.error("the milter stopped serving; bulkqd stops (Postfix delivers new mail itself)");
+      return exit_with(BulkqdExit::failed);
+    }
     logger.info("bulkqd stopping");
     return exit_with(BulkqdExit::ok);
   }
+}
+
+void log_at(spdlog::logger& logger, bulkq::LogLevel level, std::string_view text) {
+  switch (level) {
+    case bulkq::LogLevel::trace:
+      logger.trace("{}", text);
+      break;
+    case bulkq::LogLevel::debug:
+      logger.debug("{}", text);
+      break;
+    case bulkq::LogLevel::info:
+      logger.info("{}", text);
+      break;
+    case bulkq::LogLevel::warning:
+      logger.warn("{}", text);
+      break;
+    case bulkq::LogLevel::error:
+      logger.error("{}", text);
+      break;
+    case bulkq::LogLevel::critical:
+      logger.critical("{}", text);
+      break;
+  }
+}
+
+std::string parent_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string("/") : parent.string();
+}
+
+// What the Postfix side must look like for bulkq to work: a flat hold queue, and bulkqd running
+// as Postfix's mail_owner. Fills queue_directory. Empty on success.
+std::string check_postfix(const bulkq::Config& config, std::string& queue_directory,
+                          spdlog::logger& logger) {
+  const bulkq::PostconfResult postconf =
+      bulkq::query_postconf(config.postfix.postconf, config.postfix.config_directory);
+  if (!postconf.ok()) return "postfix: " + postconf.error;
+  if (!postconf.warnings.empty()) logger.warn("postconf: {}", postconf.warnings);
+  if (std::string hashed = bulkq::check_hold_not_hashed(postconf.settings.hash_queue_names);
+      !hashed.empty()) {
+    return "postfix: " + hashed;
+  }
+  if (postconf.settings.mail_owner != config.daemon.user) {
+    return "daemon.user is \"" + config.daemon.user + "\" but Postfix's mail_owner is \"" +
+           postconf.settings.mail_owner +
+           "\": only the mail_owner can read and remove held messages";
+  }
+  queue_directory = config.postfix.queue_directory.empty() ? postconf.settings.queue_directory
+                                                           : config.postfix.queue_directory;
+  return {};
 }
 
 }  // namespace
@@ -140,18 +218,29 @@ int main(int argc, char** argv) {
 
   // Blocked before any fork or thread, so every thread inherits the mask and these signals
   // arrive only through sigwait() below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals_to_wait;
+  sigemptyset(&signals_to_wait);
+  sigaddset(&signals_to_wait, SIGTERM);
+  sigaddset(&signals_to_wait, SIGINT);
+  sigaddset(&signals_to_wait, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals_to_wait, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error to handle, not a death
 
   // SIGHUP re-reads the file after the daemon has moved to "/": a relative -c must still name it.
   std::error_code cwd_error;
   const std::string config_path =
       std::filesystem::absolute(options.config_path, cwd_error).lexically_normal().string();
+
+  std::string queue_directory;
+  if (std::string error = check_postfix(config, queue_directory, logger); !error.empty()) {
+    print_error(error);
+    return exit_with(BulkqdExit::failed);
+  }
+  const bulkq::DaemonUserResult user = bulkq::look_up_daemon_user(config.daemon.user);
+  if (!user.ok()) {
+    print_error(user.error);
+    return exit_with(BulkqdExit::failed);
+  }
 
   std::optional<bulkq::DaemonStartup> startup;
   if (!options.foreground) {
@@ -165,16 +254,134 @@ int main(int argc, char** argv) {
   bool started = false;
   try {
     const bulkq::SystemClock clock;
-    bulkq::Scheduler scheduler(clock, config.scheduler);
+    const auto fail = [&logger](std::string_view what) {
+      logger.critical("cannot start: {}", what);
+      return exit_with(BulkqdExit::failed);
+    };
+
+    // Everything that needs root, while bulkqd still is.
+    const std::string milter_path = config.milter.socket.substr(config.milter.socket.find(':') + 1);
+    for (const std::string& directory :
+         {parent_directory(milter_path), parent_directory(config.admin.socket),
+          parent_directory(config.journal.directory)}) {
+      if (std::string error = bulkq::prepare_directory(directory, 0755, user.user, false);
+          !error.empty())
+        return fail(error);
+    }
+    if (std::string error =
+            bulkq::prepare_directory(config.journal.directory, 0700, user.user, true);
+        !error.empty())
+      return fail(error);
+    if (std::string error = bulkq::give_to(config.journal.directory, user.user); !error.empty())
+      return fail(error);
+    if (config.log.target == bulkq::LogTarget::file && !options.foreground) {
+      if (std::string error = bulkq::give_to(config.log.file, user.user); !error.empty())
+        logger.warn("{}", error);
+    }
+
+    bulkq::IntakeSignals signals;
     bulkq::IntakeHandoff handoff(config.handoff_capacity);
+    bulkq::Scheduler scheduler(clock, config.scheduler);
+    bulkq::StatusBoard board;
+
+    const bulkq::AdminAccessResult access =
+        bulkq::resolve_admin_access(config.admin, config.daemon);
+    if (!access.ok()) return fail(access.error);
+    bulkq::AdminServerOpenResult admin = bulkq::AdminServer::open(
+        config.admin.socket, bulkq::kAdminSocketMode, access.access.socket_owner,
+        access.access.socket_group, access.access.policy,
+        [&board](const bulkq::AdminRequest& request) {
+          return bulkq::answer_admin_request(request, board);
+        },
+        [&logger](std::string_view line) { logger.warn("admin: {}", line); });
+    if (!admin.ok()) return fail(admin.error);
+
+    // The milter socket is created now, as root, in a directory daemon.user may not write, and
+    // given to daemon.user so Postfix (its mail_owner) can connect. Postfix's connections wait
+    // in the listen backlog until recovery is done and smfi_main accepts them.
+    const auto engine_log = [&logger](bulkq::LogLevel level, std::string_view text) {
+      log_at(logger, level, text);
+    };
+    bulkq::IntakeGate gate(bulkq::MtaKind::postfix, config.bulk, handoff, signals, 1);
+    bulkq::MilterIntake milter(gate, signals, clock, engine_log);
+    if (std::string error = milter.open(config.milter.socket, user.user.uid, user.user.gid);
+        !error.empty())
+      return fail(error);
+
+    if (std::string error = bulkq::drop_to(user.user); !error.empty()) return fail(error);
+
+    bulkq::LmdbJournalOptions journal_options;
+    journal_options.directory = config.journal.directory;
+    journal_options.map_size = static_cast<std::size_t>(config.journal.map_size_mib) << 20;
+    journal_options.sync_interval = bulkq::Duration(config.journal.sync_interval_ms);
+    bulkq::LmdbJournalOpenResult journal = bulkq::LmdbJournal::open(journal_options);
+    if (!journal.ok()) return fail(journal.error);
+
+    bulkq::PostfixSpool spool(queue_directory);
+    bulkq::IntakeEngineOptions engine_options;
+    engine_options.kind = bulkq::MtaKind::postfix;
+    engine_options.commit_timeout = std::chrono::seconds(config.intake.commit_timeout_seconds);
+    engine_options.memory_limit_bytes = config.intake.memory_limit_mib << 20;
+    engine_options.version = BULKQD_VERSION;
+    bulkq::IntakeEngine engine(clock, scheduler, handoff, *journal.journal, spool, signals,
+                               engine_options, engine_log);
+    const bulkq::RecoveryReport recovery = engine.recover();
+    if (!recovery.journal_ok) return fail("journal: " + recovery.journal_error);
+    board.publish(engine.status());
+
+    gate.start_ids_at(recovery.next_id);
+
+    if (std::string error = admin.server->start(); !error.empty()) return fail(error);
+
+    // The scheduler thread: intake rounds, status for the admin server.
+    std::atomic<bool> stop_engine{false};
+    std::thread engine_thread([&] {
+      auto last_publish = std::chrono::steady_clock::now();
+      while (!stop_engine.load(std::memory_order_relaxed)) {
+        const bool busy = engine.step();
+        const auto now = std::chrono::steady_clock::now();
+        if (busy || now - last_publish >= std::chrono::milliseconds(100)) {
+          board.publish(engine.status());
+          last_publish = now;
+        }
+        if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      engine.drain();
+      board.publish(engine.status());
+    });
+
+    std::atomic<bool> milter_ended{false};
+    std::atomic<bool> stopping{false};
+    std::thread milter_thread([&] {
+      const int status = milter.run();
+      if (!stopping.load()) {
+        logger.error("libmilter stopped serving (status {})", status);
+        milter_ended.store(true);
+        ::kill(::getpid(), SIGTERM);  // wakes the main thread's sigwait
+      }
+    });
+
     logger.info(
-        "bulkqd {} started: policy={} batch_max_recipients={} handoff_capacity={}; milter intake "
-        "is not implemented in this version yet",
-        BULKQD_VERSION, bulkq::to_string(config.scheduler.policy),
-        config.scheduler.batch_max_recipients, handoff.capacity());
+        "bulkqd {} started as {}: milter {}, admin {}, hold queue {}/hold, journal {}; "
+        "policy={} handoff_capacity={}",
+        BULKQD_VERSION, user.user.name, config.milter.socket, config.admin.socket, queue_directory,
+        config.journal.directory, bulkq::to_string(config.scheduler.policy), handoff.capacity());
     if (startup) startup->report_started();
     started = true;
-    return serve_signals(signals, cwd_error ? options.config_path : config_path, config, logger);
+    const int status = serve_signals(signals_to_wait, cwd_error ? options.config_path : config_path,
+                                     config, logger, milter_ended);
+
+    // New bulk mail fails open from here; the milter stops; the engine commits what it took.
+    signals.stopping.store(true);
+    stopping.store(true);
+    milter.stop();
+    milter_thread.join();
+    stop_engine.store(true);
+    engine_thread.join();
+    admin.server->stop();
+    logger.info("bulkqd stopped: {} message(s), {} recipient(s) queued, {} pending commit",
+                engine.status().messages, engine.status().recipients, engine.pending_count());
+    return status;
   } catch (const std::exception& e) {
     logger.critical(
         "{}: {}", started ? "bulkqd stopping after an unexpected error" : "cannot start", e.what());

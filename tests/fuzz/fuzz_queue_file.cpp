@@ -1,11 +1,14 @@
 // Fuzzes the Postfix queue-file reader: no input may crash it, hang it (pointer loops are
 // bounded), or be accepted by parse_queue_file and then fail in ContentCursor, which walks the
-// same records. Seeds: the real held files of tests/data/postfix/held.
+// same records, or find a marker header with the value 0. Seeds: the real held files of
+// tests/data/postfix/held.
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 #include "postfix/content_cursor.h"
+#include "postfix/marker_header.h"
 #include "postfix/queue_file_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -24,5 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bulkq::ContentLinesResult walked = bulkq::for_each_content_line(
       bytes, parsed.file, [&total](std::string_view line) { total += line.size(); });
   if (!walked.ok() || total > size) std::abort();
+  // The marker search walks the same header lines; a marker it reports is never 0.
+  const std::optional<bulkq::MessageId> marker = bulkq::find_marker(bytes, parsed.file);
+  if (marker && *marker == 0) std::abort();
   return 0;
 }

@@ -130,3 +130,30 @@ TEST_CASE("admitting a round of messages files them all, sharing queues", "[core
     CHECK(scheduler.messages()[group[0].message].id() == g + 1);  // arrival order kept
   }
 }
+
+TEST_CASE("a recovered message queues only its unfinished recipients", "[core][scheduler]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, {});
+  IntakeMessage message =
+      make_message(9, {"a@one.test", "b@two.test", "c@one.test", "d@three.test"}, clock.now());
+  message.record.set_finished(0);  // one.test keeps c
+  message.record.set_finished(1);  // two.test has nothing left: no queue
+  const MessageIndex m = scheduler.admit_recovered(std::move(message));
+  CHECK(scheduler.messages()[m].finished_count() == 2);
+  CHECK(scheduler.queues().queue_count() == 2);
+  CHECK(scheduler.queues().find("two.test") == nullptr);
+  REQUIRE(scheduler.queues().find("one.test") != nullptr);
+  CHECK(scheduler.queues().find("one.test")->size() == 1);
+  CHECK(scheduler.queues().queued_recipients() == 2);
+
+  Batch batch;
+  std::vector<MessageIndex> finished;
+  while (scheduler.next_batch(batch)) {
+    const std::vector<RecipientOutcome> delivered(batch.recipients.size(),
+                                                  RecipientOutcome::delivered);
+    for (const BatchRecipient& r : batch.recipients)
+      CHECK((r.recipient == 2 || r.recipient == 3));
+    scheduler.complete(batch, delivered, finished);
+  }
+  CHECK(finished == std::vector<MessageIndex>{m});
+}

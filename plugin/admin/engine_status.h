@@ -1,0 +1,50 @@
+// EngineStatus: the figures `bulkqctl status` shows, as one plain value.
+//
+// The scheduler thread fills one in and publishes a copy (StatusBoard); the admin server's thread
+// reads the latest copy when a `status` request arrives. Neither waits for the other for long:
+// publishing and reading copy this struct under a mutex that nothing else takes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace bulkq {
+
+struct FailOpenCounts {
+  std::uint64_t journal = 0;  // the journal was not writable
+  std::uint64_t memory = 0;   // intake.memory_limit reached
+  std::uint64_t handoff = 0;  // the handoff to the scheduler was full
+  std::uint64_t spool = 0;    // the message could not be diverted (no queue id, milter error)
+  [[nodiscard]] std::uint64_t total() const { return journal + memory + handoff + spool; }
+  friend bool operator==(const FailOpenCounts&, const FailOpenCounts&) = default;
+};
+
+struct EngineStatus {
+  std::string version;
+  std::int64_t started_unix = 0;  // seconds since the Unix epoch
+  std::uint64_t uptime_seconds = 0;
+  // Held and committed by the MTA: in the queue map.
+  std::uint64_t messages = 0;
+  std::uint64_t recipients = 0;  // recipients not yet finished
+  std::uint64_t domains = 0;     // domain queues that exist now
+  // Diverted at end-of-message, the MTA's held file not seen yet.
+  std::uint64_t pending_commit = 0;
+  // Totals since start.
+  std::uint64_t diverted_total = 0;        // bulk messages taken over
+  std::uint64_t passed_total = 0;          // not bulk: left to the MTA untouched
+  std::uint64_t commit_expired_total = 0;  // diverted but never committed by the MTA
+  FailOpenCounts fail_open;                // bulk messages let through to the MTA, by reason
+  // Engine health.
+  bool journal_ok = true;
+  std::string journal_error;       // the last journal failure while !journal_ok
+  std::uint64_t memory_bytes = 0;  // estimated engine memory (records + nodes)
+  std::uint64_t memory_limit_bytes = 0;
+  // Startup recovery.
+  std::uint64_t recovered_messages = 0;  // rebuilt from the journal
+  std::uint64_t adopted_messages = 0;    // held files with bulkq's marker and no record
+  std::uint64_t dropped_records = 0;     // records whose held file was gone
+
+  friend bool operator==(const EngineStatus&, const EngineStatus&) = default;
+};
+
+}  // namespace bulkq

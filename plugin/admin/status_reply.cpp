@@ -1,0 +1,88 @@
+#include "admin/status_reply.h"
+
+#include <cstdint>
+
+#include "admin/json_string.h"
+
+namespace bulkq {
+namespace {
+
+// Appends `"name":` — every name here is a literal needing no escape.
+void name(std::string& out, std::string_view member) {
+  out += '"';
+  out += member;
+  out += "\":";
+}
+
+void member(std::string& out, std::string_view member_name, std::uint64_t value) {
+  name(out, member_name);
+  out += std::to_string(value);
+  out += ',';
+}
+
+void member(std::string& out, std::string_view member_name, std::int64_t value) {
+  name(out, member_name);
+  out += std::to_string(value);
+  out += ',';
+}
+
+void member(std::string& out, std::string_view member_name, bool value) {
+  name(out, member_name);
+  out += value ? "true" : "false";
+  out += ',';
+}
+
+void member(std::string& out, std::string_view member_name, std::string_view value) {
+  name(out, member_name);
+  append_json_string(out, value);
+  out += ',';
+}
+
+// Replaces the ',' after the last member with the closing brace.
+void close_object(std::string& out) {
+  out.back() = '}';
+}
+
+}  // namespace
+
+std::string status_reply_json(const EngineStatus& status) {
+  std::string out = R"({"ok":true,"status":{)";
+  member(out, "version", std::string_view(status.version));
+  member(out, "started_unix", status.started_unix);
+  member(out, "uptime_seconds", status.uptime_seconds);
+  member(out, "messages", status.messages);
+  member(out, "recipients", status.recipients);
+  member(out, "domains", status.domains);
+  member(out, "pending_commit", status.pending_commit);
+  member(out, "diverted_total", status.diverted_total);
+  member(out, "passed_total", status.passed_total);
+  member(out, "commit_expired_total", status.commit_expired_total);
+  name(out, "fail_open");
+  out += '{';
+  member(out, "journal", status.fail_open.journal);
+  member(out, "memory", status.fail_open.memory);
+  member(out, "handoff", status.fail_open.handoff);
+  member(out, "spool", status.fail_open.spool);
+  member(out, "total", status.fail_open.total());
+  close_object(out);
+  out += ',';
+  member(out, "journal_ok", status.journal_ok);
+  member(out, "journal_error", std::string_view(status.journal_error));
+  member(out, "memory_bytes", status.memory_bytes);
+  member(out, "memory_limit_bytes", status.memory_limit_bytes);
+  member(out, "recovered_messages", status.recovered_messages);
+  member(out, "adopted_messages", status.adopted_messages);
+  member(out, "dropped_records", status.dropped_records);
+  close_object(out);
+  out += '}';
+  return out;
+}
+
+std::string error_reply_json(std::string_view error) {
+  std::string out = R"({"ok":false,"error":)";
+  append_json_string(out, error);
+  out += '}';
+  return out;
+}
+
+}  // namespace bulkq

@@ -1,0 +1,89 @@
+// SpoolAdapter: the engine's one seam to the MTA's spool, where every held message's body stays.
+//
+// One implementation per MTA (shim/postfix: PostfixSpool). The engine names a message by its
+// MTA queue id only; the adapter knows the paths and the file format. All calls do blocking file
+// I/O: the scheduler thread (or a delivery worker) makes them, never a milter callback. Errors
+// are values carrying the queue id and the cause, never exceptions; a malformed or truncated
+// file is an error for that message only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/message_record.h"
+
+namespace bulkq {
+
+// The header bulkq adds to every message it diverts, carrying its numeric MessageId, so that
+// recovery recognises its own held messages (Postfix discards the quarantine reason). Delivery
+// strips it from the stream: it never reaches a recipient.
+inline constexpr std::string_view kMarkerHeaderName = "X-Bulkq-Id";
+
+enum class HeldFileState : std::uint8_t {
+  missing,     // no such held file (never committed, or removed/released by an admin)
+  incomplete,  // the file exists but the MTA has not finished it (Postfix: mode is not 0700)
+  committed,   // complete and held
+  error,       // it could not be checked (permissions, I/O): see the error text
+};
+
+struct HeldFileCheck {
+  HeldFileState state = HeldFileState::missing;
+  std::string error;  // set when state == error
+};
+
+struct HeldRecipient {
+  std::string address;  // as the MTA will deliver it (Postfix `R`/`D`)
+  bool done = false;    // already delivered by the MTA (Postfix `D`): never send again
+};
+
+// What the engine needs of one held message to queue it: no body, no headers but the marker.
+struct HeldEnvelope {
+  std::string queue_id;
+  std::string sender;                     // "" = the null sender
+  std::vector<HeldRecipient> recipients;  // in the MTA's order: recipient index = position
+  std::int64_t arrival_unix_ms = 0;
+  std::optional<MessageId> marker;  // kMarkerHeaderName's value, when present and well-formed
+};
+
+struct HeldEnvelopeResult {
+  HeldEnvelope envelope;  // set when ok()
+  std::string error;      // set when !ok(): "hold/ID: offset N: ...", "cannot open ...: ..."
+  [[nodiscard]] bool ok() const { return error.empty(); }
+};
+
+struct SpoolResult {
+  std::string error;  // set when !ok()
+  [[nodiscard]] bool ok() const { return error.empty(); }
+};
+
+class SpoolAdapter {
+ public:
+  virtual ~SpoolAdapter() = default;
+
+  // Cheap (one stat): is the held file there and complete?
+  [[nodiscard]] virtual HeldFileCheck check(std::string_view queue_id) = 0;
+
+  // Reads the envelope and the marker header of a committed held file.
+  [[nodiscard]] virtual HeldEnvelopeResult read_envelope(std::string_view queue_id) = 0;
+
+  // Streams the message as RFC 5322 text: each line (header lines as the MTA stores them,
+  // including those other milters added, the empty separator line, the body) is passed to
+  // `on_line` without its line ending, in order, never the whole message in memory. The marker
+  // header is left out. Not dot-stuffed: the SMTP client does that.
+  [[nodiscard]] virtual SpoolResult stream_message(
+      std::string_view queue_id, const std::function<void(std::string_view line)>& on_line) = 0;
+
+  // Removes the held message (delivered or bounced to every recipient). Removing a file that is
+  // already gone is not an error.
+  [[nodiscard]] virtual SpoolResult remove(std::string_view queue_id) = 0;
+
+  // Calls `visit` with the queue id of every committed held file (for recovery's adoption scan).
+  [[nodiscard]] virtual SpoolResult list_held(
+      const std::function<void(std::string_view queue_id)>& visit) = 0;
+};
+
+}  // namespace bulkq

@@ -1,0 +1,320 @@
+#include "ctl/status_view.h"
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "ctl/admin_reply.h"
+#include "ctl/json_document.h"
+
+namespace bulkq {
+namespace {
+
+// Reads the members the table needs from one object of the reply; the first missing or
+// ill-typed one is remembered as the error, and later reads return placeholders.
+class MemberReader {
+ public:
+  MemberReader(const JsonValue* object, std::string path, std::string& error)
+      : object_(object), path_(std::move(path)), error_(error) {}
+
+  std::uint64_t count(std::string_view name) {
+    const JsonValue* value = find(name);
+    if (value == nullptr) return 0;
+    const std::optional<std::uint64_t> number = value->as_uint64();
+    if (!number) {
+      note(name, "is not a whole number from 0 to 2^64-1");
+      return 0;
+    }
+    return *number;
+  }
+
+  std::int64_t signed_count(std::string_view name) {
+    const JsonValue* value = find(name);
+    if (value == nullptr) return 0;
+    const std::optional<std::int64_t> number = value->as_int64();
+    if (!number) {
+      note(name, "is not a whole number that fits 64 bits");
+      return 0;
+    }
+    return *number;
+  }
+
+  bool flag(std::string_view name) {
+    const JsonValue* value = find(name);
+    if (value == nullptr) return false;
+    if (value->kind != JsonValue::Kind::boolean) {
+      note(name, "is not true or false");
+      return false;
+    }
+    return value->boolean;
+  }
+
+  std::string text(std::string_view name) {
+    const JsonValue* value = find(name);
+    if (value == nullptr) return {};
+    if (value->kind != JsonValue::Kind::string) {
+      note(name, "is not a string");
+      return {};
+    }
+    return value->text;
+  }
+
+  MemberReader object(std::string_view name) {
+    const JsonValue* value = find(name);
+    if (value != nullptr && value->kind != JsonValue::Kind::object) {
+      note(name, "is not an object");
+      value = nullptr;
+    }
+    return MemberReader(value, path_ + "." + std::string(name), error_);
+  }
+
+ private:
+  const JsonValue* find(std::string_view name) {
+    if (object_ == nullptr) return nullptr;  // reported where the object was looked up
+    const JsonValue* value = object_->member(name);
+    if (value == nullptr) note(name, "is missing");
+    return value;
+  }
+
+  void note(std::string_view name, std::string_view problem) {
+    if (!error_.empty()) return;
+    error_ = "malformed status reply: \"" + path_ + "." + std::string(name) + "\" " +
+             std::string(problem);
+  }
+
+  const JsonValue* object_;
+  std::string path_;
+  std::string& error_;
+};
+
+struct Row {
+  std::string label;
+  std::string value;
+};
+
+struct Group {
+  std::string title;
+  std::vector<Row> rows;
+};
+
+// `text` for a terminal: printable ASCII and well-formed UTF-8 (except the C1 controls, which
+// some terminals obey) kept; every other byte as \xNN.
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  const auto hex = [&out](unsigned char u) {
+    std::array<char, 5> escaped{};
+    std::snprintf(escaped.data(), escaped.size(), "\\x%02x", u);
+    out += escaped.data();
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x80) {
+      if (u < 0x20 || u == 0x7f) {
+        hex(u);
+      } else {
+        out += text[i];
+      }
+      ++i;
+      continue;
+    }
+    // Table 3-7 of the Unicode standard: the lead byte fixes the length and the second byte's
+    // range (which excludes overlong forms, surrogates and code points above U+10FFFF).
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xbf;
+    if (u >= 0xc2 && u <= 0xdf) {
+      length = 2;
+    } else if (u >= 0xe0 && u <= 0xef) {
+      length = 3;
+      if (u == 0xe0) low = 0xa0;
+      if (u == 0xed) high = 0x9f;
+    } else if (u >= 0xf0 && u <= 0xf4) {
+      length = 4;
+      if (u == 0xf0) low = 0x90;
+      if (u == 0xf4) high = 0x8f;
+    }
+    bool valid = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      valid = next >= (k == 1 ? low : 0x80) && next <= (k == 1 ? high : 0xbf);
+    }
+    // U+0080–U+009F, the C1 controls, are C2 80 – C2 9F.
+    if (valid && u == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) valid = false;
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      hex(u);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string number(std::uint64_t value) {
+  return std::to_string(value);
+}
+
+// "2026-11-29 12:00:00 UTC", or the raw number when it is no representable date.
+std::string utc_time(std::int64_t unix_seconds) {
+  const auto seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm fields{};
+  if (::gmtime_r(&seconds, &fields) == nullptr) return "@" + std::to_string(unix_seconds);
+  std::array<char, 64> text{};
+  std::snprintf(text.data(), text.size(), "%04lld-%02d-%02d %02d:%02d:%02d UTC",
+                static_cast<long long>(fields.tm_year) + 1900, fields.tm_mon + 1, fields.tm_mday,
+                fields.tm_hour, fields.tm_min, fields.tm_sec);
+  return text.data();
+}
+
+// "45s", "3m 0s", "1h 2m 3s", "2d 0h 0m 5s".
+std::string duration(std::uint64_t seconds) {
+  const std::uint64_t days = seconds / 86400;
+  const std::uint64_t hours = seconds / 3600 % 24;
+  const std::uint64_t minutes = seconds / 60 % 60;
+  std::string out;
+  if (days > 0) out += std::to_string(days) + "d ";
+  if (days > 0 || hours > 0) out += std::to_string(hours) + "h ";
+  if (days > 0 || hours > 0 || minutes > 0) out += std::to_string(minutes) + "m ";
+  out += std::to_string(seconds % 60) + "s";
+  return out;
+}
+
+std::string mebibytes(std::uint64_t bytes) {
+  std::array<char, 48> text{};
+  std::snprintf(text.data(), text.size(), "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
+  return text.data();
+}
+
+std::string memory_text(std::uint64_t used, std::uint64_t limit) {
+  if (limit == 0) return mebibytes(used) + " (no limit)";
+  // A display figure: a double is exact enough and cannot overflow.
+  std::array<char, 32> percent{};
+  std::snprintf(percent.data(), percent.size(), "%.0f",
+                static_cast<double>(used) * 100.0 / static_cast<double>(limit));
+  return mebibytes(used) + " of " + mebibytes(limit) + " (" + percent.data() + "%)";
+}
+
+std::string render(const std::vector<Group>& groups) {
+  std::size_t width = 0;
+  for (const Group& group : groups) {
+    for (const Row& row : group.rows)
+      width = std::max(width, row.label.size() + 1);
+  }
+  std::string out;
+  for (const Group& group : groups) {
+    if (!out.empty()) out += '\n';
+    out += group.title;
+    out += '\n';
+    for (const Row& row : group.rows) {
+      out += "  ";
+      out += row.label;
+      out += ':';
+      out.append(width - row.label.size() + 1, ' ');
+      out += row.value;
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+StatusView failure(std::string error) {
+  StatusView view;
+  view.error = std::move(error);
+  return view;
+}
+
+}  // namespace
+
+StatusView render_status_view(std::string_view reply) {
+  // The same reading of "ok" and "error" as every other command's reply.
+  const AdminReplyStatus reply_status = read_admin_reply_status(reply);
+  if (!reply_status.ok) return failure(terminal_safe(reply_status.error));
+  const JsonDocument document = parse_json_document(reply);
+  if (!document.ok()) return failure("malformed reply: " + document.error);
+
+  // read_admin_reply_status has checked the root is an object.
+  const JsonValue* status_object = document.root.member("status");
+  if (status_object == nullptr || status_object->kind != JsonValue::Kind::object) {
+    return failure("malformed status reply: it has no \"status\" object");
+  }
+  std::string error;
+  MemberReader status(status_object, "status", error);
+
+  const std::string version = status.text("version");
+  const std::int64_t started_unix = status.signed_count("started_unix");
+  const std::uint64_t uptime_seconds = status.count("uptime_seconds");
+  const std::uint64_t messages = status.count("messages");
+  const std::uint64_t recipients = status.count("recipients");
+  const std::uint64_t domains = status.count("domains");
+  const std::uint64_t pending_commit = status.count("pending_commit");
+  const std::uint64_t diverted_total = status.count("diverted_total");
+  const std::uint64_t passed_total = status.count("passed_total");
+  const std::uint64_t commit_expired_total = status.count("commit_expired_total");
+  MemberReader fail_open = status.object("fail_open");
+  const std::uint64_t fail_open_journal = fail_open.count("journal");
+  const std::uint64_t fail_open_memory = fail_open.count("memory");
+  const std::uint64_t fail_open_handoff = fail_open.count("handoff");
+  const std::uint64_t fail_open_spool = fail_open.count("spool");
+  const std::uint64_t fail_open_total = fail_open.count("total");
+  const bool journal_ok = status.flag("journal_ok");
+  const std::string journal_error = status.text("journal_error");
+  const std::uint64_t memory_bytes = status.count("memory_bytes");
+  const std::uint64_t memory_limit_bytes = status.count("memory_limit_bytes");
+  const std::uint64_t recovered = status.count("recovered_messages");
+  const std::uint64_t adopted = status.count("adopted_messages");
+  const std::uint64_t dropped = status.count("dropped_records");
+  if (!error.empty()) return failure(std::move(error));
+
+  std::string journal = "ok";
+  if (!journal_ok) {
+    journal = journal_error.empty() ? "error" : "error: " + terminal_safe(journal_error);
+  }
+  const std::vector<Group> groups = {
+      {"bulkqd",
+       {
+           {"version", version.empty() ? "unknown" : terminal_safe(version)},
+           {"started", started_unix > 0 ? utc_time(started_unix) : "unknown"},
+           {"uptime", duration(uptime_seconds)},
+       }},
+      {"Queue",
+       {
+           {"messages", number(messages)},
+           {"recipients", number(recipients)},
+           {"domains", number(domains)},
+           {"pending commit", number(pending_commit)},
+       }},
+      {"Totals since start",
+       {
+           {"diverted", number(diverted_total)},
+           {"passed", number(passed_total)},
+           {"commit expired", number(commit_expired_total)},
+           {"fail open", number(fail_open_total)},
+           {"  journal", number(fail_open_journal)},
+           {"  memory", number(fail_open_memory)},
+           {"  handoff", number(fail_open_handoff)},
+           {"  spool", number(fail_open_spool)},
+       }},
+      {"Health",
+       {
+           {"journal", journal},
+           {"memory", memory_text(memory_bytes, memory_limit_bytes)},
+       }},
+      {"Recovery at start",
+       {
+           {"recovered", number(recovered)},
+           {"adopted", number(adopted)},
+           {"dropped", number(dropped)},
+       }},
+  };
+  StatusView view;
+  view.text = render(groups);
+  return view;
+}
+
+}  // namespace bulkq

@@ -1,0 +1,27 @@
+#include "milter/admin_answers.h"
+
+#include "admin/status_reply.h"
+
+namespace bulkq {
+
+std::string answer_admin_request(const AdminRequest& request, const StatusBoard& board) {
+  switch (request.command) {
+    case AdminCommand::status:
+      return status_reply_json(board.latest());
+    case AdminCommand::queues:
+    case AdminCommand::domain:
+    case AdminCommand::pause:
+    case AdminCommand::resume:
+    case AdminCommand::flush:
+    case AdminCommand::dns:
+    case AdminCommand::release:
+    case AdminCommand::metrics:
+    case AdminCommand::reload:
+      break;
+  }
+  // Every command is listed above, so -Wswitch points here when a new one is added.
+  return error_reply_json(std::string(to_string(request.command)) +
+                          ": not available in this version");
+}
+
+}  // namespace bulkq

@@ -1,0 +1,54 @@
+// PostfixSpool: the SpoolAdapter for Postfix's hold queue, reading held queue files directly.
+//
+// Held messages are the files QUEUEDIR/hold/ID, flat (bulkqd refuses a hashed hold queue at
+// start-up: check_hold_not_hashed in postconf_query.h). A file is complete when Postfix has set
+// its mode to 0700 (cleanup renames incoming/ID to hold/ID, fsyncs, then fchmods), so check() and
+// list_held() report only 0700 regular files as committed. Envelopes and content come from the
+// pure queue-file reader (parse_queue_file, ContentCursor); the marker header from
+// marker_header.h.
+//
+// Queue ids are untrusted (they come from the MTA, the journal, an admin): every call validates
+// the id (is_valid_queue_id) before it builds a path, so no id names a file outside hold/.
+// Errors are values carrying the queue id or the path and the cause; a malformed file is an
+// error for that message only. Blocking file I/O: the scheduler thread or a delivery worker
+// calls it, never a milter callback. The object holds only the directory path, so several
+// threads may call it at once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/spool_ref.h"
+#include "spool/spool_adapter.h"
+
+namespace bulkq {
+
+// A Postfix queue id: 1 to kMaxQueueIdLength (core/spool_ref.h) characters of [0-9A-Za-z]
+// (short ids are uppercase hex, long ids base 52 and 51 with a 'z').
+[[nodiscard]] bool is_valid_queue_id(std::string_view queue_id);
+
+class PostfixSpool final : public SpoolAdapter {
+ public:
+  // `queue_directory` as postconf reports it, e.g. "/var/spool/postfix".
+  explicit PostfixSpool(std::string queue_directory);
+
+  // SpoolAdapter
+  [[nodiscard]] HeldFileCheck check(std::string_view queue_id) override;
+  [[nodiscard]] HeldEnvelopeResult read_envelope(std::string_view queue_id) override;
+  [[nodiscard]] SpoolResult stream_message(
+      std::string_view queue_id,
+      const std::function<void(std::string_view line)>& on_line) override;
+  [[nodiscard]] SpoolResult remove(std::string_view queue_id) override;
+  [[nodiscard]] SpoolResult list_held(
+      const std::function<void(std::string_view queue_id)>& visit) override;
+
+  // QUEUEDIR/hold
+  [[nodiscard]] const std::string& hold_directory() const { return hold_directory_; }
+
+ private:
+  [[nodiscard]] std::string held_path(std::string_view queue_id) const;
+
+  std::string hold_directory_;
+};
+
+}  // namespace bulkq
