@@ -1,9 +1,9 @@
 // What bulkqctl needs from the daemon's reply line: did the request succeed, and if not, why.
 //
 // A reply is one JSON object: {"ok":true,...} on success, {"ok":false,"error":"why"} on failure.
-// This reads just enough JSON to know that: it checks the whole line is well-formed JSON (bounded
-// nesting, no recursion past it) and looks only at the top-level "ok" and "error" members. Pure;
-// bulkqctl's main thread calls it once per reply.
+// The whole line must be well-formed JSON (json_document.h: strict, bounded nesting); only the
+// top-level "ok" and "error" members are looked at. Pure; bulkqctl's main thread calls it once
+// per reply.
 #pragma once
 
 #include <string>

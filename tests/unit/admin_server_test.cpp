@@ -26,6 +26,7 @@
 #include "ctl/status_view.h"
 #include "milter/admin_answers.h"
 #include "milter/admin_server.h"
+#include "support/sample_status.h"
 #include "support/temp_dir.h"
 
 using namespace bulkq;
@@ -132,16 +133,7 @@ std::string raw_exchange(const std::string& path, std::string_view bytes) {
 }
 
 EngineStatus sample_status() {
-  EngineStatus status;
-  status.version = "0.1.0";
-  status.started_unix = 1796040000;
-  status.uptime_seconds = 61;
-  status.messages = 1200;
-  status.recipients = 45000;
-  status.domains = 310;
-  status.memory_bytes = 1 << 20;
-  status.memory_limit_bytes = 1 << 30;
-  return status;
+  return bulkq::testing::sample_status("");
 }
 
 std::string status_error(const std::string& reply) {

@@ -41,18 +41,18 @@ TEST_CASE("bulkqctl reply: failures carry the reason", "[bulkqctl][admin]") {
       {R"({"status":"fine"})", "malformed reply: it has no \"ok\" member"},
       {R"({"ok":"true"})", "malformed reply: \"ok\" is not true or false"},
       {R"({"ok":1})", "malformed reply: \"ok\" is not true or false"},
-      {"", "malformed reply: the reply is not a JSON object (at byte 0)"},
-      {"ok", "malformed reply: the reply is not a JSON object (at byte 0)"},
-      {R"([{"ok":true}])", "malformed reply: the reply is not a JSON object (at byte 0)"},
+      {"", "malformed reply: the text ends where a value was expected (at byte 0)"},
+      {"ok", "malformed reply: unexpected character (at byte 0)"},
+      {R"([{"ok":true}])", "malformed reply: the reply is not a JSON object"},
       {R"({"ok":true)", "malformed reply: expected ',' or '}' in an object (at byte 10)"},
-      {R"({"ok":true} x)", "malformed reply: unexpected text after the JSON object (at byte 12)"},
+      {R"({"ok":true} x)", "malformed reply: unexpected text after the JSON value (at byte 12)"},
       {R"({"ok":true,})", "malformed reply: expected a member name (at byte 11)"},
       {R"({"ok":tru})", "malformed reply: unexpected character (at byte 6)"},
       {R"({"ok":true,"a":01})", "malformed reply: expected ',' or '}' in an object (at byte 16)"},
       {R"({"ok":true,"a":"\x"})", "malformed reply: bad escape in a string (at byte 16)"},
       {R"({"ok":true,"a":"\u12"})", "malformed reply: bad \\u escape (at byte 16)"},
       {std::string("{\"ok\":true,\"a\":\"\x01\"}"),
-       "malformed reply: control character in a string (at byte 17)"},
+       "malformed reply: control character in a string (at byte 16)"},
       {R"({"ok":true,"a":"never closed)", "malformed reply: unterminated string (at byte 28)"},
       {R"({"ok":true,"a":1.})", "malformed reply: expected digits after '.' (at byte 17)"},
   };
@@ -68,7 +68,7 @@ TEST_CASE("bulkqctl reply: nesting is bounded", "[bulkqctl][admin]") {
   const std::string deep = R"({"ok":true,"a":)" + std::string(100000, '[');
   const AdminReplyStatus status = read_admin_reply_status(deep);
   CHECK_FALSE(status.ok);
-  CHECK(status.error.rfind("malformed reply: the reply nests too deeply", 0) == 0);
+  CHECK(status.error.rfind("malformed reply: nested too deeply", 0) == 0);
 
   std::string fine = R"({"ok":true,"a":)";
   fine += std::string(63, '[') + std::string(63, ']') + "}";

@@ -18,27 +18,17 @@
 #include "postfix/queue_file_bytes.h"
 #include "postfix/queue_file_reader.h"
 #include "postfix/queue_record.h"
+#include "support/held_samples.h"
 #include "support/postfix_record_writer.h"
 #include "support/temp_dir.h"
 
 using namespace bulkq;
+using bulkq::testing::kHeldDir;
+using bulkq::testing::kHeldFiles;
 using bulkq::testing::PostfixRecordWriter;
+using bulkq::testing::slurp;
 
 namespace {
-
-const std::string kHeldDir = BULKQ_POSTFIX_HELD_DIR;
-
-// Held files produced by a throwaway Postfix 3.7 (see tests/data/postfix/held/README).
-const std::vector<std::string> kHeldFiles = {
-    "one_rcpt",       "two_rcpt",        "long_line",   "utf8_8bit",    "dsn",
-    "bcc_sendmail_t", "alias_expansion", "null_sender", "milter_edits", "done_recipient"};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // One recipient as comparable text: "done orig -> addr notify=N orcpt=X [extracted]".
 std::string describe(const PostfixRecipient& r) {

@@ -18,26 +18,17 @@
 
 #include "postfix/postfix_spool.h"
 #include "support/held_file_writer.h"
+#include "support/held_samples.h"
 #include "support/temp_dir.h"
 
 using namespace bulkq;
 using bulkq::testing::HeldFileSpec;
+using bulkq::testing::kHeldDir;
+using bulkq::testing::kHeldFiles;
 using bulkq::testing::MarkerPlacement;
+using bulkq::testing::slurp;
 
 namespace {
-
-const std::string kHeldDir = BULKQ_POSTFIX_HELD_DIR;
-
-const std::vector<std::string> kHeldFiles = {
-    "one_rcpt",       "two_rcpt",        "long_line",   "utf8_8bit",    "dsn",
-    "bcc_sendmail_t", "alias_expansion", "null_sender", "milter_edits", "done_recipient"};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // What `postcat -q ID` printed for a held file: the parts a SpoolAdapter reports.
 struct Postcat {

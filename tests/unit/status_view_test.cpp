@@ -7,32 +7,14 @@
 
 #include "admin/status_reply.h"
 #include "ctl/status_view.h"
+#include "support/sample_status.h"
 
 using namespace bulkq;
 
 namespace {
 
 EngineStatus sample_status() {
-  EngineStatus status;
-  status.version = "0.1.0";
-  status.started_unix = 1796040000;
-  status.uptime_seconds = 93784;
-  status.messages = 1200;
-  status.recipients = 45000;
-  status.domains = 310;
-  status.pending_commit = 4;
-  status.diverted_total = 5000;
-  status.passed_total = 70000;
-  status.commit_expired_total = 2;
-  status.fail_open = {1, 2, 3, 4};
-  status.journal_ok = false;
-  status.journal_error = "MDB_MAP_FULL: Environment mapsize limit reached";
-  status.memory_bytes = 536870912;
-  status.memory_limit_bytes = 1073741824;
-  status.recovered_messages = 10;
-  status.adopted_messages = 1;
-  status.dropped_records = 3;
-  return status;
+  return bulkq::testing::sample_status("MDB_MAP_FULL: Environment mapsize limit reached");
 }
 
 std::string render(const EngineStatus& status) {
@@ -178,7 +160,7 @@ TEST_CASE("status view: refusals and malformed replies", "[admin][status][bulkqc
   const std::vector<Case> cases = {
       {R"({"ok":false,"error":"permission denied"})", "permission denied"},
       {R"({"ok":false,"error":"\u001b[2J"})", "\\x1b[2J"},
-      {"not json", "malformed reply: the reply is not a JSON object (at byte 0)"},
+      {"not json", "malformed reply: unexpected character (at byte 0)"},
       {R"({"ok":true})", "malformed status reply: it has no \"status\" object"},
       {R"({"ok":true,"status":[]})", "malformed status reply: it has no \"status\" object"},
       {without("messages"), "malformed status reply: \"status.messages\" is missing"},
