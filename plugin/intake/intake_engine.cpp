@@ -124,9 +124,10 @@ bool IntakeEngine::check_pending(TimePoint now) {
     if (check.state == HeldFileState::committed) {
       keep = commit(p);
       any = any || !keep;
-    } else if (check.state == HeldFileState::error) {
+    } else if (check.state == HeldFileState::error && !p.warned) {
       log(LogLevel::warning, "message " + std::to_string(p.id) + " (queue id " +
                                  queue_id_text(p.queue_id) + "): " + check.error);
+      p.warned = true;
     }
     if (keep && now >= p.deadline) {
       log(LogLevel::warning,

@@ -85,6 +85,7 @@ class IntakeEngine {
     std::string queue_id;
     std::unique_ptr<IntakeMessage> message;  // null for a record recovery found pending
     TimePoint deadline{};
+    bool warned = false;  // a failed check was logged once (the check repeats every round)
   };
 
   bool drain_handoff(TimePoint now);

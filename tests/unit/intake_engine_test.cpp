@@ -1,5 +1,6 @@
 #include "intake/intake_engine.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -293,4 +294,21 @@ TEST_CASE("a record recovery found pending is queued when its file completes",
   CHECK(f.engine.pending_count() == 0);
   CHECK(f.scheduler.queues().find("one.test")->size() == 1);
   CHECK(f.stored(30).state == MessageState::queued);
+}
+
+TEST_CASE("a held file that cannot be checked is reported once, not every round",
+          "[intake][engine]") {
+  EngineFixture f;
+  const IntakeDecision d = f.divert("QIDB", {"a@one.test"});
+  f.engine.step();
+  f.spool.hold(envelope_of("QIDB", d.id, {"a@one.test"}), HeldFileState::error);
+  for (int round = 0; round < 5; ++round)
+    f.engine.step();
+  CHECK(std::count_if(f.lines.begin(), f.lines.end(), [](const std::string& line) {
+          return line.find("fake: EACCES") != std::string::npos;
+        }) == 1);
+  f.spool.set_state("QIDB", HeldFileState::committed);
+  f.engine.step();
+  CHECK(f.engine.pending_count() == 0);
+  CHECK(f.scheduler.messages().size() == 1);
 }
