@@ -220,7 +220,6 @@ int main(int argc, char** argv) {
     print_error(log.error);
     return exit_with(BulkqdExit::failed);
   }
-  spdlog::logger& logger = *log.logger;
   spdlog::set_default_logger(log.logger);
 
   // Blocked before any fork or thread, so every thread inherits the mask and these signals
@@ -239,7 +238,7 @@ int main(int argc, char** argv) {
       std::filesystem::absolute(options.config_path, cwd_error).lexically_normal().string();
 
   std::string queue_directory;
-  if (std::string error = check_postfix(config, queue_directory, logger); !error.empty()) {
+  if (std::string error = check_postfix(config, queue_directory, *log.logger); !error.empty()) {
     print_error(error);
     return exit_with(BulkqdExit::failed);
   }
@@ -257,6 +256,15 @@ int main(int argc, char** argv) {
       return exit_with(BulkqdExit::failed);
     }
   }
+
+  // From here on lines are queued, never written, by the thread that logs them (logging.h);
+  // the guard writes what is queued on every way out of main.
+  const std::shared_ptr<spdlog::logger> daemon_logger = bulkq::make_async_logger(log.logger);
+  spdlog::set_default_logger(daemon_logger);
+  struct WriteQueuedLines {
+    ~WriteQueuedLines() { spdlog::shutdown(); }
+  } write_queued_lines;
+  spdlog::logger& logger = *daemon_logger;
 
   bool started = false;
   try {

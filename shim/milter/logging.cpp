@@ -9,6 +9,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -124,6 +125,19 @@ DaemonLogger make_daemon_logger(const LogConfig& config, bool foreground) {
     }
     return {nullptr, std::string("cannot set up logging: ") + e.what()};
   }
+}
+
+std::shared_ptr<spdlog::logger> make_async_logger(
+    const std::shared_ptr<spdlog::logger>& sync_logger) {
+  // 8192 lines of backlog: seconds of the busiest intake; beyond that the oldest go, not the
+  // MTA's time.
+  spdlog::init_thread_pool(8192, 1);
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "bulkqd", sync_logger->sinks().begin(), sync_logger->sinks().end(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_level(sync_logger->level());
+  logger->flush_on(spdlog::level::trace);
+  return logger;
 }
 
 void set_log_level(spdlog::logger& logger, LogLevel level) {

@@ -27,6 +27,15 @@ struct DaemonLogger {
 // `foreground` (bulkqd -f) logs to stderr whatever log.target says.
 [[nodiscard]] DaemonLogger make_daemon_logger(const LogConfig& config, bool foreground);
 
+// The logger the running daemon uses: the same sinks, level and format as `sync_logger`, but a
+// line is only queued by the thread that logs it (spdlog's async logger, one writer thread, a
+// bounded queue that drops the oldest lines rather than wait when it is full). So a milter
+// callback never waits for a write to syslog, a file or a pipe, nor for another thread's write.
+// Call it after the daemon has forked (threads do not survive fork) and once only; call
+// spdlog::shutdown() before exiting so the queued lines are written.
+[[nodiscard]] std::shared_ptr<spdlog::logger> make_async_logger(
+    const std::shared_ptr<spdlog::logger>& sync_logger);
+
 // Applies a new minimum level (on SIGHUP); thread-safe.
 void set_log_level(spdlog::logger& logger, LogLevel level);
 
