@@ -16,6 +16,14 @@
 #include <stdexcept>
 #include <utility>
 
+// Boost 1.74's Asio turns its C++20 coroutine support on for clang only with the old Coroutines
+// TS (__cpp_coroutines); clang 14 in C++20 mode has standard coroutines (__cpp_impl_coroutine,
+// libstdc++'s <coroutine>), so tell Asio (the fuzzer and sanitizer builds use clang).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#define BOOST_ASIO_HAS_STD_COROUTINE 1
+#endif
+
 // Boost 1.74's Asio and its OpenSSL wrapper trip -Wshadow and -Wold-style-cast in their own
 // headers (and OpenSSL's macros); they are third-party code, so those warnings are silenced for the
 // includes only.
