@@ -114,13 +114,9 @@ int main() {
       spec.marker_placement = bulkq::testing::MarkerPlacement::heap_after_end;
       spec.recipients.clear();
       for (int r = 0; r < kRecipientsPerFile; ++r) {
-        // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict) on a + chain.
-        std::string address = "subscriber";
-        address.append(std::to_string(i * kRecipientsPerFile + r));
-        address.append("@domain");
-        address.append(std::to_string(zipf(random)));
-        address.append(".example");
-        spec.recipients.push_back({std::move(address), false});
+        spec.recipients.push_back({"subscriber" + std::to_string(i * kRecipientsPerFile + r) +
+                                       "@domain" + std::to_string(zipf(random)) + ".example",
+                                   false});
       }
       spec.body_lines.assign(16, std::string(60, 'x'));  // a 1 KB body
       if (bulkq::testing::write_held_file(hold, spec).empty()) {

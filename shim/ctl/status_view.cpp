@@ -164,12 +164,7 @@ std::string number(std::uint64_t value) {
 std::string utc_time(std::int64_t unix_seconds) {
   const auto seconds = static_cast<std::time_t>(unix_seconds);
   std::tm fields{};
-  if (::gmtime_r(&seconds, &fields) == nullptr) {
-    // Appended, not "@" + …: GCC 12 at -O3 warns falsely (-Wrestrict) on the latter.
-    std::string raw = "@";
-    raw.append(std::to_string(unix_seconds));
-    return raw;
-  }
+  if (::gmtime_r(&seconds, &fields) == nullptr) return "@" + std::to_string(unix_seconds);
   std::array<char, 64> text{};
   std::snprintf(text.data(), text.size(), "%04lld-%02d-%02d %02d:%02d:%02d UTC",
                 static_cast<long long>(fields.tm_year) + 1900, fields.tm_mon + 1, fields.tm_mday,

@@ -26,11 +26,7 @@ inline std::string postfix_record_length(std::size_t length) {
 }
 
 inline std::string postfix_record(char type, std::string_view data) {
-  // Appended, not a + chain: GCC 12 at -O3 warns falsely (-Wrestrict) on the latter.
-  std::string record(1, type);
-  record.append(postfix_record_length(data.size()));
-  record.append(data);
-  return record;
+  return std::string(1, type) + postfix_record_length(data.size()) + std::string(data);
 }
 
 // Postfix's "%15ld": right-aligned in 15 characters.
