@@ -460,9 +460,16 @@ write_bulkq_toml() {
   JOURNAL_DIR=$SCRATCH/journal
   BULKQ_TOML=$file
   local bulk_table=$'[bulk]\nsender_domains = ["bulk-sender.test"]'
+  # Delivery is off unless a scenario passes its own [delivery] table (with [dns] servers on
+  # loopback): the intake scenarios look at held mail, and nothing may ask a DNS server beyond
+  # this machine.
+  local delivery_table=$'[delivery]\nenabled = false'
   local extra line
   for extra in "$@"; do
-    case "$extra" in '[bulk]'*) bulk_table= ;; esac
+    case "$extra" in
+      '[bulk]'*) bulk_table= ;;
+      '[delivery]'*) delivery_table= ;;
+    esac
   done
   {
     cat <<EOF
@@ -490,6 +497,7 @@ config_directory = "$PF_CONF"
 commit_timeout = 30
 EOF
     [ -n "$bulk_table" ] && printf '\n%s\n' "$bulk_table"
+    [ -n "$delivery_table" ] && printf '\n%s\n' "$delivery_table"
     for line in "$@"; do printf '\n%s\n' "$line"; done
   } >"$file"
   chmod 0644 "$file"

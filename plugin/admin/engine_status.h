@@ -19,6 +19,31 @@ struct FailOpenCounts {
   friend bool operator==(const FailOpenCounts&, const FailOpenCounts&) = default;
 };
 
+// Delivery and DNS figures (zero while delivery is off).
+struct DeliveryStatus {
+  bool enabled = false;
+  std::uint64_t sessions_open = 0;
+  std::uint64_t waiting_retry = 0;  // recipients waiting out their own retry delay
+  std::uint64_t connections = 0;    // totals since start from here on
+  std::uint64_t transactions = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t deferred = 0;
+  std::uint64_t bounced = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t dsn_sent = 0;
+  std::uint64_t dsn_failed = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t domain_backoffs = 0;
+  // DNS: the offline cache.
+  std::uint64_t dns_cache_entries = 0;
+  std::uint64_t dns_lookups_in_flight = 0;
+  std::uint64_t dns_hits = 0;
+  std::uint64_t dns_misses = 0;
+  std::uint64_t dns_stale_served = 0;
+  std::uint64_t batches_waited_on_dns = 0;
+  friend bool operator==(const DeliveryStatus&, const DeliveryStatus&) = default;
+};
+
 struct EngineStatus {
   std::string version;
   std::int64_t started_unix = 0;  // seconds since the Unix epoch
@@ -43,6 +68,7 @@ struct EngineStatus {
   std::uint64_t recovered_messages = 0;  // rebuilt from the journal
   std::uint64_t adopted_messages = 0;    // held files with bulkq's marker and no record
   std::uint64_t dropped_records = 0;     // records whose held file was gone
+  DeliveryStatus delivery;
 
   friend bool operator==(const EngineStatus&, const EngineStatus&) = default;
 };

@@ -142,6 +142,108 @@ struct JournalConfig {
   friend bool operator==(const JournalConfig&, const JournalConfig&) = default;
 };
 
+enum class DeliveryMode : std::uint8_t { direct, relay };
+// How a session uses STARTTLS (the same words as delivery/smtp_session.h's TlsPolicy, which the
+// config does not include so that reading a Config needs no delivery header).
+enum class TlsSetting : std::uint8_t { opportunistic, required, off };
+
+[[nodiscard]] constexpr std::string_view to_string(DeliveryMode mode) {
+  return mode == DeliveryMode::direct ? "direct" : "relay";
+}
+[[nodiscard]] constexpr std::string_view to_string(TlsSetting tls) {
+  switch (tls) {
+    case TlsSetting::opportunistic:
+      return "opportunistic";
+    case TlsSetting::required:
+      return "required";
+    case TlsSetting::off:
+      return "off";
+  }
+  return "unknown";
+}
+
+// Per-phase SMTP client timeouts in seconds (RFC 5321 §4.5.3.2 and Postfix's defaults).
+struct DeliveryTimeouts {
+  std::uint32_t connect = 30;
+  std::uint32_t greeting = 300;
+  std::uint32_t ehlo = 300;
+  std::uint32_t starttls = 300;
+  std::uint32_t mail = 300;
+  std::uint32_t rcpt = 300;
+  std::uint32_t data_init = 120;
+  std::uint32_t data_block = 180;
+  std::uint32_t data_end = 600;
+  std::uint32_t rset = 20;
+  std::uint32_t quit = 300;
+  friend bool operator==(const DeliveryTimeouts&, const DeliveryTimeouts&) = default;
+};
+
+struct DomainTls {
+  std::string domain;  // canonical destination domain
+  TlsSetting tls = TlsSetting::opportunistic;
+  friend bool operator==(const DomainTls&, const DomainTls&) = default;
+};
+
+struct DeliveryConfig {
+  // false: bulkqd diverts and holds bulk mail but sends nothing (a staged roll-out, or tests of
+  // the intake alone); held mail waits until it is started with delivery on.
+  bool enabled = true;
+  DeliveryMode mode = DeliveryMode::direct;
+  // mode = relay: every domain's batches go to this host ("host:port", "[address]:port").
+  std::string relay_host;
+  std::uint16_t relay_port = 25;
+  std::uint16_t port = 25;             // mode = direct: the destination port at each MX host
+  std::string helo_name;               // our EHLO name; empty: Postfix's myhostname
+  std::uint32_t max_connections = 32;  // SMTP sessions open at once, in all
+  std::uint32_t max_connections_per_domain = 2;  // sessions open at once to one domain
+  std::uint32_t max_messages_per_connection = 100;
+  TlsSetting tls = TlsSetting::opportunistic;
+  std::vector<DomainTls> tls_policy;  // per-domain exceptions ([delivery.tls_policy])
+  // Retry schedule, seconds: recipient backoff after a 4xx (doubling from min up to max), domain
+  // backoff after a 421 or a failed connection, and the lifetime after which mail bounces.
+  std::uint32_t retry_min = 300;
+  std::uint32_t retry_max = 14400;
+  std::uint32_t domain_backoff_min = 60;
+  std::uint32_t domain_backoff_max = 3600;
+  std::uint32_t max_queue_lifetime = 432000;
+  DeliveryTimeouts timeouts;
+  // DSNs (bounces) are handed to the MTA through this program: Postfix's sendmail(1), run as
+  // `sendmail [-C postfix.config_directory] -f "" -i -- SENDER` with the DSN on its stdin (-C
+  // only when the directory is not /etc/postfix).
+  std::string sendmail = "/usr/sbin/sendmail";
+  // When set ("host:port"), DSNs go over SMTP to this listener of the MTA instead of sendmail(1)
+  // (Postfix refuses `sendmail -C` for a second instance unless run by root).
+  std::string dsn_relay_host;
+  std::uint16_t dsn_relay_port = 25;
+  // One JSON line per recipient outcome; empty: no accounting log.
+  std::string accounting_log;
+  friend bool operator==(const DeliveryConfig&, const DeliveryConfig&) = default;
+};
+
+struct DnsConfig {
+  // "host[:port]" entries, IPv6 as "[address]:port"; empty: the system's (/etc/resolv.conf).
+  std::vector<std::string> servers;
+  std::uint32_t timeout_ms = 2000;  // the first try's timeout, doubled on each round
+  std::uint32_t tries = 2;          // rounds over the servers
+  bool ipv6 = true;                 // also look up AAAA records of MX hosts
+  // The offline cache's LMDB environment: answers survive a restart.
+  std::string cache_directory = "/var/lib/bulkq/dns";
+  std::uint64_t cache_map_size_mib = 64;
+  // Seconds. TTLs are clamped to [min_ttl, max_ttl] (negative answers to [negative_min_ttl,
+  // negative_max_ttl]); a temporary failure is remembered for failure_ttl; a record whose
+  // refresh fails is still served for serve_stale after it expired; records in use are
+  // re-resolved refresh_ahead seconds before they expire.
+  std::uint32_t min_ttl = 60;
+  std::uint32_t max_ttl = 86400;
+  std::uint32_t negative_min_ttl = 30;
+  std::uint32_t negative_max_ttl = 3600;
+  std::uint32_t failure_ttl = 30;
+  std::uint32_t serve_stale = 3600;
+  std::uint32_t refresh_ahead = 300;
+  std::uint32_t prefetch_queues = 16;  // queues next in policy order whose DNS is fetched ahead
+  friend bool operator==(const DnsConfig&, const DnsConfig&) = default;
+};
+
 struct Config {
   LogConfig log;
   SchedulerLimits scheduler;
@@ -155,6 +257,8 @@ struct Config {
   IntakeConfig intake;
   PostfixConfig postfix;
   JournalConfig journal;
+  DeliveryConfig delivery;
+  DnsConfig dns;
 };
 
 }  // namespace bulkq

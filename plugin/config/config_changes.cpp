@@ -40,6 +40,8 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
   note(before.journal.directory != after.journal.directory, "journal.directory");
   note(before.journal.map_size_mib != after.journal.map_size_mib, "journal.map_size");
   note(before.journal.sync_interval_ms != after.journal.sync_interval_ms, "journal.sync_interval");
+  note(before.delivery != after.delivery, "delivery");
+  note(before.dns != after.dns, "dns");
   return changed;
 }
 

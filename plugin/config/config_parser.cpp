@@ -18,6 +18,7 @@
 
 #include <toml.hpp>
 
+#include "config/host_port.h"
 #include "core/domain_name.h"
 #include "core/quoted_text.h"
 #include "intake/client_network.h"
@@ -501,6 +502,317 @@ void apply_journal_sync_interval(const toml::value& value, const std::string& ke
   }
 }
 
+// --- [delivery] -------------------------------------------------------------------------------
+
+template <typename T>
+void apply_number(const toml::value& value, const std::string& key, std::int64_t min,
+                  std::int64_t max, T& into, Errors& errors) {
+  if (auto number = integer_value(value, key, min, max, errors)) into = static_cast<T>(*number);
+}
+
+constexpr std::int64_t kMaxSeconds = 365LL * 24 * 3600;
+
+void apply_delivery_enabled(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.delivery.enabled = *on;
+}
+
+void apply_delivery_mode(const toml::value& value, const std::string& key, Config& config,
+                         Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (*name == "direct") {
+    config.delivery.mode = DeliveryMode::direct;
+  } else if (*name == "relay") {
+    config.delivery.mode = DeliveryMode::relay;
+  } else {
+    report(errors, value, key, "unknown mode " + in_quotes(*name) + " (expected direct or relay)");
+  }
+}
+
+void apply_delivery_relay(const toml::value& value, const std::string& key, Config& config,
+                          Errors& errors) {
+  const std::optional<std::string> text = string_value(value, key, errors);
+  if (!text) return;
+  if (text->empty()) {
+    config.delivery.relay_host.clear();
+    return;
+  }
+  const HostPortResult parsed = parse_host_port(*text, 25, false);
+  if (!parsed.ok()) {
+    report(errors, value, key, in_quotes(*text) + ": " + parsed.error);
+    return;
+  }
+  config.delivery.relay_host = parsed.value.host;
+  config.delivery.relay_port = parsed.value.port;
+}
+
+void apply_delivery_port(const toml::value& value, const std::string& key, Config& config,
+                         Errors& errors) {
+  apply_number(value, key, 1, 65535, config.delivery.port, errors);
+}
+
+void apply_delivery_helo_name(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (name->empty()) {
+    config.delivery.helo_name.clear();
+    return;
+  }
+  const DomainNameResult canonical = normalise_domain(*name);
+  if (!canonical.ok()) {
+    report(errors, value, key, in_quotes(*name) + " is not a host name: " + canonical.error);
+    return;
+  }
+  config.delivery.helo_name = canonical.canonical;
+}
+
+void apply_delivery_max_connections(const toml::value& value, const std::string& key,
+                                    Config& config, Errors& errors) {
+  apply_number(value, key, 1, 10000, config.delivery.max_connections, errors);
+}
+
+void apply_delivery_max_connections_per_domain(const toml::value& value, const std::string& key,
+                                               Config& config, Errors& errors) {
+  apply_number(value, key, 1, 1000, config.delivery.max_connections_per_domain, errors);
+}
+
+void apply_delivery_max_messages_per_connection(const toml::value& value, const std::string& key,
+                                                Config& config, Errors& errors) {
+  apply_number(value, key, 1, 100000, config.delivery.max_messages_per_connection, errors);
+}
+
+std::optional<TlsSetting> tls_value(const toml::value& value, const std::string& key,
+                                    Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return std::nullopt;
+  for (TlsSetting tls : {TlsSetting::opportunistic, TlsSetting::required, TlsSetting::off}) {
+    if (*name == to_string(tls)) return tls;
+  }
+  report(errors, value, key,
+         "unknown TLS policy " + in_quotes(*name) + " (expected opportunistic, required or off)");
+  return std::nullopt;
+}
+
+void apply_delivery_tls(const toml::value& value, const std::string& key, Config& config,
+                        Errors& errors) {
+  if (auto tls = tls_value(value, key, errors)) config.delivery.tls = *tls;
+}
+
+// [delivery.tls_policy]: "domain" = "required" | "off" | "opportunistic".
+void apply_delivery_tls_policy(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  if (!value.is_table()) {
+    report(errors, value, key, "expected a table of domain = policy, got " + type_name(value));
+    return;
+  }
+  std::vector<DomainTls> policies;
+  bool all_valid = true;
+  for (const auto& [domain, setting] : value.as_table()) {
+    const std::string entry_key = key + "." + key_part(domain);
+    const DomainNameResult canonical = normalise_domain(domain);
+    if (!canonical.ok()) {
+      report(errors, setting, entry_key, "not a domain: " + canonical.error);
+      all_valid = false;
+      continue;
+    }
+    if (auto tls = tls_value(setting, entry_key, errors)) {
+      policies.push_back({canonical.canonical, *tls});
+    } else {
+      all_valid = false;
+    }
+  }
+  if (all_valid) config.delivery.tls_policy = std::move(policies);
+}
+
+void apply_delivery_retry_min(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.delivery.retry_min, errors);
+}
+void apply_delivery_retry_max(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.delivery.retry_max, errors);
+}
+void apply_delivery_domain_backoff_min(const toml::value& value, const std::string& key,
+                                       Config& config, Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.delivery.domain_backoff_min, errors);
+}
+void apply_delivery_domain_backoff_max(const toml::value& value, const std::string& key,
+                                       Config& config, Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.delivery.domain_backoff_max, errors);
+}
+void apply_delivery_max_queue_lifetime(const toml::value& value, const std::string& key,
+                                       Config& config, Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.delivery.max_queue_lifetime, errors);
+}
+
+// [delivery.timeouts]: seconds per SMTP phase.
+void apply_delivery_timeouts(const toml::value& value, const std::string& key, Config& config,
+                             Errors& errors) {
+  if (!value.is_table()) {
+    report(errors, value, key, "expected a table of phase = seconds, got " + type_name(value));
+    return;
+  }
+  DeliveryTimeouts& t = config.delivery.timeouts;
+  const std::array<std::pair<std::string_view, std::uint32_t*>, 11> phases{{
+      {"connect", &t.connect},
+      {"greeting", &t.greeting},
+      {"ehlo", &t.ehlo},
+      {"starttls", &t.starttls},
+      {"mail", &t.mail},
+      {"rcpt", &t.rcpt},
+      {"data_init", &t.data_init},
+      {"data_block", &t.data_block},
+      {"data_end", &t.data_end},
+      {"rset", &t.rset},
+      {"quit", &t.quit},
+  }};
+  for (const auto& [phase, seconds] : value.as_table()) {
+    const std::string phase_key = key + "." + key_part(phase);
+    const auto it =
+        std::find_if(phases.begin(), phases.end(), [&](const auto& p) { return p.first == phase; });
+    if (it == phases.end()) {
+      report(errors, seconds, phase_key,
+             "unknown key (expected connect, greeting, ehlo, starttls, mail, rcpt, data_init, "
+             "data_block, data_end, rset or quit)");
+      continue;
+    }
+    apply_number(seconds, phase_key, 1, 3600, *it->second, errors);
+  }
+}
+
+void apply_delivery_sendmail(const toml::value& value, const std::string& key, Config& config,
+                             Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a file path", errors)) {
+    config.delivery.sendmail = std::move(*path);
+  }
+}
+
+void apply_delivery_dsn_relay(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  const std::optional<std::string> text = string_value(value, key, errors);
+  if (!text) return;
+  if (text->empty()) {
+    config.delivery.dsn_relay_host.clear();
+    return;
+  }
+  const HostPortResult parsed = parse_host_port(*text, 25, true);
+  if (!parsed.ok()) {
+    report(errors, value, key, in_quotes(*text) + ": " + parsed.error);
+    return;
+  }
+  config.delivery.dsn_relay_host = parsed.value.host;
+  config.delivery.dsn_relay_port = parsed.value.port;
+}
+
+void apply_delivery_accounting_log(const toml::value& value, const std::string& key, Config& config,
+                                   Errors& errors) {
+  if (value.is_string() && value.as_string().str.empty()) {
+    config.delivery.accounting_log.clear();
+    return;
+  }
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a file path", errors)) {
+    config.delivery.accounting_log = std::move(*path);
+  }
+}
+
+// --- [dns] ------------------------------------------------------------------------------------
+
+void apply_dns_servers(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  const auto elements = string_array_value(value, key, errors);
+  if (!elements) return;
+  std::vector<std::string> servers;
+  bool all_valid = true;
+  for (const toml::value* element : *elements) {
+    const std::string& text = element->as_string().str;
+    const HostPortResult parsed = parse_host_port(text, 53, true);
+    if (!parsed.ok()) {
+      report(errors, *element, key, in_quotes(text) + ": " + parsed.error);
+      all_valid = false;
+      continue;
+    }
+    servers.push_back(to_string(parsed.value));
+  }
+  if (all_valid) config.dns.servers = std::move(servers);
+}
+
+void apply_dns_timeout(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  apply_number(value, key, 10, 60000, config.dns.timeout_ms, errors);
+}
+void apply_dns_tries(const toml::value& value, const std::string& key, Config& config,
+                     Errors& errors) {
+  apply_number(value, key, 1, 10, config.dns.tries, errors);
+}
+void apply_dns_ipv6(const toml::value& value, const std::string& key, Config& config,
+                    Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.dns.ipv6 = *on;
+}
+void apply_dns_cache_directory(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a directory path", errors)) {
+    config.dns.cache_directory = std::move(*path);
+  }
+}
+void apply_dns_cache_map_size(const toml::value& value, const std::string& key, Config& config,
+                              Errors& errors) {
+  apply_number(value, key, 1, 1024 * 1024, config.dns.cache_map_size_mib, errors);
+}
+void apply_dns_min_ttl(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  apply_number(value, key, 0, kMaxSeconds, config.dns.min_ttl, errors);
+}
+void apply_dns_max_ttl(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.dns.max_ttl, errors);
+}
+void apply_dns_negative_min_ttl(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  apply_number(value, key, 0, kMaxSeconds, config.dns.negative_min_ttl, errors);
+}
+void apply_dns_negative_max_ttl(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.dns.negative_max_ttl, errors);
+}
+void apply_dns_failure_ttl(const toml::value& value, const std::string& key, Config& config,
+                           Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.dns.failure_ttl, errors);
+}
+void apply_dns_serve_stale(const toml::value& value, const std::string& key, Config& config,
+                           Errors& errors) {
+  apply_number(value, key, 0, kMaxSeconds, config.dns.serve_stale, errors);
+}
+void apply_dns_refresh_ahead(const toml::value& value, const std::string& key, Config& config,
+                             Errors& errors) {
+  apply_number(value, key, 1, kMaxSeconds, config.dns.refresh_ahead, errors);
+}
+void apply_dns_prefetch_queues(const toml::value& value, const std::string& key, Config& config,
+                               Errors& errors) {
+  apply_number(value, key, 0, 1000, config.dns.prefetch_queues, errors);
+}
+
+// Rules between keys, checked once the whole file is read.
+void check_relations(const Config& config, Errors& errors) {
+  const DeliveryConfig& d = config.delivery;
+  if (d.mode == DeliveryMode::relay && d.relay_host.empty()) {
+    errors.push_back({0, "delivery.relay: must be set when delivery.mode is \"relay\""});
+  }
+  if (d.retry_max < d.retry_min) {
+    errors.push_back({0, "delivery.retry_max: smaller than delivery.retry_min"});
+  }
+  if (d.domain_backoff_max < d.domain_backoff_min) {
+    errors.push_back({0, "delivery.domain_backoff_max: smaller than delivery.domain_backoff_min"});
+  }
+  if (config.dns.max_ttl < config.dns.min_ttl) {
+    errors.push_back({0, "dns.max_ttl: smaller than dns.min_ttl"});
+  }
+  if (config.dns.negative_max_ttl < config.dns.negative_min_ttl) {
+    errors.push_back({0, "dns.negative_max_ttl: smaller than dns.negative_min_ttl"});
+  }
+}
+
 // The schema: every table and key bulkq.toml may hold, each spelled here once.
 using ApplyKey = void (*)(const toml::value&, const std::string&, Config&, Errors&);
 
@@ -560,12 +872,50 @@ constexpr std::array kBulkKeys{
     KeyRule{"client_networks", apply_bulk_client_networks},
     KeyRule{"sender_domains", apply_bulk_sender_domains},
 };
+constexpr std::array kDeliveryKeys{
+    KeyRule{"enabled", apply_delivery_enabled},
+    KeyRule{"mode", apply_delivery_mode},
+    KeyRule{"relay", apply_delivery_relay},
+    KeyRule{"port", apply_delivery_port},
+    KeyRule{"helo_name", apply_delivery_helo_name},
+    KeyRule{"max_connections", apply_delivery_max_connections},
+    KeyRule{"max_connections_per_domain", apply_delivery_max_connections_per_domain},
+    KeyRule{"max_messages_per_connection", apply_delivery_max_messages_per_connection},
+    KeyRule{"tls", apply_delivery_tls},
+    KeyRule{"tls_policy", apply_delivery_tls_policy},
+    KeyRule{"retry_min", apply_delivery_retry_min},
+    KeyRule{"retry_max", apply_delivery_retry_max},
+    KeyRule{"domain_backoff_min", apply_delivery_domain_backoff_min},
+    KeyRule{"domain_backoff_max", apply_delivery_domain_backoff_max},
+    KeyRule{"max_queue_lifetime", apply_delivery_max_queue_lifetime},
+    KeyRule{"timeouts", apply_delivery_timeouts},
+    KeyRule{"sendmail", apply_delivery_sendmail},
+    KeyRule{"dsn_relay", apply_delivery_dsn_relay},
+    KeyRule{"accounting_log", apply_delivery_accounting_log},
+};
+constexpr std::array kDnsKeys{
+    KeyRule{"servers", apply_dns_servers},
+    KeyRule{"timeout", apply_dns_timeout},
+    KeyRule{"tries", apply_dns_tries},
+    KeyRule{"ipv6", apply_dns_ipv6},
+    KeyRule{"cache_directory", apply_dns_cache_directory},
+    KeyRule{"cache_map_size", apply_dns_cache_map_size},
+    KeyRule{"min_ttl", apply_dns_min_ttl},
+    KeyRule{"max_ttl", apply_dns_max_ttl},
+    KeyRule{"negative_min_ttl", apply_dns_negative_min_ttl},
+    KeyRule{"negative_max_ttl", apply_dns_negative_max_ttl},
+    KeyRule{"failure_ttl", apply_dns_failure_ttl},
+    KeyRule{"serve_stale", apply_dns_serve_stale},
+    KeyRule{"refresh_ahead", apply_dns_refresh_ahead},
+    KeyRule{"prefetch_queues", apply_dns_prefetch_queues},
+};
 constexpr std::array kTables{
     TableRule{"log", kLogKeys},         TableRule{"scheduler", kSchedulerKeys},
     TableRule{"admin", kAdminKeys},     TableRule{"bulk", kBulkKeys},
     TableRule{"daemon", kDaemonKeys},   TableRule{"milter", kMilterKeys},
     TableRule{"intake", kIntakeKeys},   TableRule{"postfix", kPostfixKeys},
-    TableRule{"journal", kJournalKeys},
+    TableRule{"journal", kJournalKeys}, TableRule{"delivery", kDeliveryKeys},
+    TableRule{"dns", kDnsKeys},
 };
 
 // "a, b or c", for the "expected …" part of a message.
@@ -764,6 +1114,7 @@ ConfigResult parse_config(std::string_view toml_text, const std::string& source_
     ConfigResult result;
     Errors errors;
     read_document(root, result.config, errors);
+    if (errors.empty()) check_relations(result.config, errors);
     if (!errors.empty()) return failure(join_errors(source_name, errors));
     return result;
   } catch (const toml::syntax_error& e) {

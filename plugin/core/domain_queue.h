@@ -18,7 +18,8 @@ namespace bulkq {
 
 // Reasons a queue is held out of selection, as bits so several can apply at once.
 enum class QueueHold : std::uint8_t {
-  paused = 1U << 0,  // an administrator paused the domain
+  paused = 1U << 0,            // an administrator paused the domain
+  connection_limit = 1U << 1,  // as many sessions to the domain are open as it may have
 };
 
 class DomainQueue {

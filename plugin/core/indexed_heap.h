@@ -83,6 +83,29 @@ class IndexedHeap {
       sift_down(i);
   }
 
+  // Calls visit(item) for the `count` smallest entries in key order, without changing the heap:
+  // a best-first walk over the tree (O(count · log count) with a small frontier).
+  template <typename Visit>
+  void visit_smallest(std::size_t count, Visit&& visit) const {
+    if (entries_.empty() || count == 0) return;
+    std::vector<std::size_t> frontier{0};
+    const auto later = [this](std::size_t a, std::size_t b) {
+      return entries_[b].key < entries_[a].key;
+    };
+    while (count > 0 && !frontier.empty()) {
+      std::pop_heap(frontier.begin(), frontier.end(), later);
+      const std::size_t at = frontier.back();
+      frontier.pop_back();
+      visit(entries_[at].item);
+      --count;
+      const std::size_t first = kArity * at + 1;
+      for (std::size_t child = first; child < first + kArity && child < entries_.size(); ++child) {
+        frontier.push_back(child);
+        std::push_heap(frontier.begin(), frontier.end(), later);
+      }
+    }
+  }
+
   void clear() {
     for (const Entry& entry : entries_)
       position_of_(entry.item) = kNotInHeap;

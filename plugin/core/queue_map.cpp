@@ -250,25 +250,29 @@ void QueueMap::regroup(Batch& out) {
 }
 
 void QueueMap::complete_batch(const Batch& batch, std::span<const BatchRecipient> retry,
-                              TimePoint now) {
+                              TimePoint now, std::span<const BatchRecipient> untouched) {
   if (batch.recipients.empty()) return;
   // Nodes in flight keep their queue alive, so the batch's handle is still good.
   DomainQueue* queue = batch.queue;
   assert(queue != nullptr && table_.find(batch.domain, queue->hash_) == queue);
   const auto n = static_cast<std::uint32_t>(batch.recipients.size());
-  assert(queue->in_flight_ >= n && retry.size() <= n);
+  assert(queue->in_flight_ >= n && retry.size() + untouched.size() <= n);
   queue->in_flight_ -= n;
   in_flight_ -= n;
-  for (auto it = retry.rbegin(); it != retry.rend(); ++it) {
-    DataNode node;
-    node.message = it->message;
-    node.recipient = it->recipient;
-    node.attempts = it->attempts == UINT8_MAX ? UINT8_MAX : it->attempts + 1U;
-    node.enqueued = it->enqueued;
-    queue->nodes_.push_front(node);
-  }
-  queued_ += retry.size();
-  if (!retry.empty()) resift_after_growth(*queue, now);
+  const auto push_front = [queue](std::span<const BatchRecipient> recipients, unsigned more) {
+    for (auto it = recipients.rbegin(); it != recipients.rend(); ++it) {
+      DataNode node;
+      node.message = it->message;
+      node.recipient = it->recipient;
+      node.attempts = it->attempts >= UINT8_MAX - more ? UINT8_MAX : it->attempts + more;
+      node.enqueued = it->enqueued;
+      queue->nodes_.push_front(node);
+    }
+  };
+  push_front(untouched, 0);
+  push_front(retry, 1);
+  queued_ += retry.size() + untouched.size();
+  if (!retry.empty() || !untouched.empty()) resift_after_growth(*queue, now);
   extinguish_if_idle(*queue);
 }
 
@@ -280,11 +284,27 @@ bool QueueMap::defer(std::string_view domain, TimePoint until, TimePoint now) {
   return true;
 }
 
-bool QueueMap::set_paused(std::string_view domain, bool paused, TimePoint now) {
+void QueueMap::refile(std::string_view domain, std::span<const BatchRecipient> recipients,
+                      TimePoint now) {
+  if (recipients.empty()) return;
+  DomainQueue& queue = queue_for(domain, domain_hash(domain), now);
+  for (const BatchRecipient& r : recipients) {
+    DataNode node;
+    node.message = r.message;
+    node.recipient = r.recipient;
+    node.attempts = r.attempts == UINT8_MAX ? UINT8_MAX : r.attempts + 1U;
+    node.enqueued = r.enqueued;
+    queue.nodes_.push_back(node);
+  }
+  queued_ += recipients.size();
+  resift_after_growth(queue, now);
+}
+
+bool QueueMap::set_hold(std::string_view domain, QueueHold hold, bool on, TimePoint now) {
   DomainQueue* queue = find_mutable(domain);
   if (queue == nullptr) return false;
-  const auto bit = static_cast<std::uint8_t>(QueueHold::paused);
-  queue->holds_ = paused ? (queue->holds_ | bit) : (queue->holds_ & ~bit);
+  const auto bit = static_cast<std::uint8_t>(hold);
+  queue->holds_ = on ? (queue->holds_ | bit) : (queue->holds_ & ~bit);
   place(*queue, now);
   extinguish_if_idle(*queue);
   return true;

@@ -89,12 +89,33 @@ class QueueMap {
   // Ends a batch: the `retry` recipients go back to the head of their queue, in order, with one
   // more attempt counted; the others have left for good. A queue left with nothing waiting,
   // nothing in flight and no hold is extinguished here.
-  void complete_batch(const Batch& batch, std::span<const BatchRecipient> retry, TimePoint now);
+  // `untouched` recipients (never offered to the destination) go back to the head too, without
+  // an attempt counted.
+  void complete_batch(const Batch& batch, std::span<const BatchRecipient> retry, TimePoint now,
+                      std::span<const BatchRecipient> untouched = {});
+  // When the first backing-off queue may be served again; TimePoint::max() if none backs off.
+  [[nodiscard]] TimePoint earliest_backoff_end() const {
+    return timers_.empty() ? TimePoint::max() : timers_.top()->next_attempt_;
+  }
 
+  // Files recipients that come back after a per-recipient retry delay (their batch reported them
+  // deferred) at the tail of `domain`'s queue, creating it if needed, with one more attempt
+  // counted and their first-queued time kept.
+  void refile(std::string_view domain, std::span<const BatchRecipient> recipients, TimePoint now);
   // Keeps `domain` out of selection until `until` (backoff). False if there is no such queue.
   bool defer(std::string_view domain, TimePoint until, TimePoint now);
   // Pauses or resumes `domain`. False if there is no such queue.
-  bool set_paused(std::string_view domain, bool paused, TimePoint now);
+  bool set_paused(std::string_view domain, bool paused, TimePoint now) {
+    return set_hold(domain, QueueHold::paused, paused, now);
+  }
+  // Sets or clears one hold on `domain`; a queue left idle without holds is extinguished. False
+  // if there is no such queue.
+  bool set_hold(std::string_view domain, QueueHold hold, bool on, TimePoint now);
+  // Appends up to `count` eligible queues in the order the policy would serve them now (the
+  // first is select()'s), for DNS prefetch. Does not change anything.
+  void next_in_order(std::size_t count, std::vector<const DomainQueue*>& out) const {
+    ready_.visit_smallest(count, [&out](const DomainQueue* q) { out.push_back(q); });
+  }
 
   void set_policy(SelectionPolicy policy);
   [[nodiscard]] SelectionPolicy policy() const { return policy_; }

@@ -55,21 +55,28 @@ void Scheduler::complete(const Batch& batch, std::span<const RecipientOutcome> o
     messages_.prefetch(batch.message_group(g).front().message);
   }
   retry_.clear();
+  untouched_.clear();
   for (std::size_t i = 0; i < batch.recipients.size(); ++i) {
     const BatchRecipient& recipient = batch.recipients[i];
     if (outcomes[i] == RecipientOutcome::retry) {
       retry_.push_back(recipient);
+    } else if (outcomes[i] == RecipientOutcome::untouched) {
+      untouched_.push_back(recipient);
+    } else if (outcomes[i] == RecipientOutcome::deferred) {
+      continue;  // leaves the queue unfinished; refile() brings it back
     } else {
       messages_[recipient.message].set_finished(recipient.recipient);
     }
   }
   for (std::size_t g = 0; g < batch.message_count(); ++g) {
-    const MessageIndex message = batch.message_group(g).front().message;
+    const std::span<const BatchRecipient> group = batch.message_group(g);
+    const MessageIndex message = group.front().message;
     MessageRecord& record = messages_[message];
-    record.count_attempt();
+    const std::size_t first = static_cast<std::size_t>(group.data() - batch.recipients.data());
+    if (outcomes[first] != RecipientOutcome::untouched) record.count_attempt();
     if (record.all_finished()) finished_messages.push_back(message);
   }
-  queues_.complete_batch(batch, retry_, clock_.now());
+  queues_.complete_batch(batch, retry_, clock_.now(), untouched_);
 }
 
 }  // namespace bulkq

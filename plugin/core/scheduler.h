@@ -22,7 +22,9 @@ namespace bulkq {
 enum class RecipientOutcome : std::uint8_t {
   delivered,  // finished: the destination took it
   bounced,    // finished: permanent failure, a DSN goes to the sender
-  retry,      // not finished: back to its queue
+  retry,      // not finished: back to the head of its queue at once
+  deferred,   // not finished: leaves its queue; the caller refiles it when its retry delay ends
+  untouched,  // never offered to the destination: back to the head, no attempt counted
 };
 
 class Scheduler {
@@ -58,6 +60,11 @@ class Scheduler {
 
   void forget(MessageIndex message) { messages_.erase(message); }
 
+  // Files recipients reported `deferred` back into `domain`'s queue (their retry delay ended).
+  void refile(std::string_view domain, std::span<const BatchRecipient> recipients) {
+    queues_.refile(domain, recipients, clock_.now());
+  }
+
   [[nodiscard]] const SchedulerLimits& limits() const { return limits_; }
   [[nodiscard]] MessageTable& messages() { return messages_; }
   [[nodiscard]] const MessageTable& messages() const { return messages_; }
@@ -70,6 +77,7 @@ class Scheduler {
   MessageTable messages_;
   QueueMap queues_;
   std::vector<BatchRecipient> retry_;            // scratch for complete()
+  std::vector<BatchRecipient> untouched_;        // scratch for complete()
   std::vector<QueueMap::NewMessage> admitting_;  // scratch for admit()
 };
 

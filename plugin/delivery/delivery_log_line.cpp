@@ -91,6 +91,8 @@ LogStatus log_status(const DeliveryOutcome& outcome) {
     case RecipientOutcome::delivered:
       return LogStatus::sent;
     case RecipientOutcome::retry:
+    case RecipientOutcome::deferred:
+    case RecipientOutcome::untouched:
       return LogStatus::deferred;
     case RecipientOutcome::bounced:
       return outcome.reason == OutcomeReason::expired ? LogStatus::expired : LogStatus::bounced;

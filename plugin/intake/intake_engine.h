@@ -14,6 +14,7 @@
 //   A message whose file never appears within commit_timeout is forgotten (record removed).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,6 +74,12 @@ class IntakeEngine {
 
   // Final round when bulkqd stops: drains what the milter handed over and commits it.
   void drain();
+
+  // Delivery removed a finished message's record from the scheduler (its heap bytes leave the
+  // memory estimate).
+  void note_record_removed(std::uint64_t heap_bytes) {
+    records_bytes_ -= std::min(records_bytes_, heap_bytes);
+  }
 
   [[nodiscard]] EngineStatus status() const;
   [[nodiscard]] std::size_t pending_count() const { return pending_.size(); }

@@ -1,12 +1,10 @@
 #include "journal/lmdb_journal.h"
 
-#include <errno.h>
 #include <lmdb.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstring>
 #include <utility>
+
+#include "journal/lmdb_environment.h"
 
 namespace bulkq {
 namespace {
@@ -68,40 +66,17 @@ LmdbJournalOpenResult LmdbJournal::open(const LmdbJournalOptions& options) {
 }
 
 std::string LmdbJournal::open_environment() {
-  const std::string& dir = options_.directory;
-  const std::string prefix = "journal " + dir + ": ";
-  if (dir.empty()) return "journal: no directory configured";
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return prefix + "cannot create the directory: " + std::strerror(errno);
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return prefix + "cannot stat: " + std::strerror(errno);
-  if (!S_ISDIR(st.st_mode)) return prefix + "exists and is not a directory";
+  LmdbEnvironmentOptions environment;
+  environment.directory = options_.directory;
+  environment.map_size = options_.map_size;
+  environment.max_databases = 2;
+  environment.no_sync = options_.sync_interval > Duration{0};
+  LmdbEnvironmentOpenResult opened = open_lmdb_environment("journal", environment);
+  if (!opened.ok()) return opened.error;
+  env_ = opened.env.release();  // closed by the destructor
 
+  const std::string prefix = "journal " + options_.directory + ": ";
   auto failed = [&](const char* step, int rc) { return prefix + step + ": " + mdb_strerror(rc); };
-  if (int rc = mdb_env_create(&env_); rc != 0) {
-    env_ = nullptr;
-    return failed("mdb_env_create", rc);
-  }
-  if (int rc = mdb_env_set_maxdbs(env_, 2); rc != 0) return failed("mdb_env_set_maxdbs", rc);
-  // LMDB wants the map size in whole pages.
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const std::size_t page_size = page > 0 ? static_cast<std::size_t>(page) : 4096;
-  const std::size_t map_size = (options_.map_size + page_size - 1) / page_size * page_size;
-  if (int rc = mdb_env_set_mapsize(env_, map_size); rc != 0) {
-    return failed("mdb_env_set_mapsize", rc);
-  }
-  const unsigned int flags = options_.sync_interval > Duration{0} ? MDB_NOSYNC : 0U;
-  if (int rc = mdb_env_open(env_, dir.c_str(), flags, 0600); rc != 0) {
-    return failed("mdb_env_open", rc);
-  }
-  // A bulkqd killed inside a read transaction leaves its reader slot taken; a stale slot would
-  // keep LMDB from reusing pages and let the file grow until MDB_MAP_FULL.
-  int dead_readers = 0;
-  if (int rc = mdb_reader_check(env_, &dead_readers); rc != 0) {
-    return failed("mdb_reader_check", rc);
-  }
-
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0) {
     return failed("begin the transaction that opens the databases", rc);

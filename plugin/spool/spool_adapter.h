@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,54 @@ struct SpoolResult {
   [[nodiscard]] bool ok() const { return error.empty(); }
 };
 
+// What delivery needs of a held message besides its content: the envelope as the MTA stored it,
+// with the SMTP parameters that must travel on (shared/MTA-FACTS.md §8.4).
+struct HeldSendRecipient {
+  std::string address;           // as the MTA will deliver it
+  std::string original_address;  // before alias/virtual expansion; empty = the same or unknown
+  bool done = false;             // already delivered by the MTA: never send again
+  bool notify_never = false;     // DSN NOTIFY (RFC 3461); all false = not given
+  bool notify_success = false;
+  bool notify_failure = false;
+  bool notify_delay = false;
+  std::string original_recipient;  // DSN ORCPT as given ("rfc822;addr"); empty = not given
+};
+
+struct HeldSendEnvelope {
+  std::string sender;                         // "" = the null sender
+  std::vector<HeldSendRecipient> recipients;  // recipient index = position (as HeldEnvelope)
+  std::uint64_t size = 0;                     // content bytes (RFC 1870 SIZE estimate)
+  bool eight_bit = false;                     // BODY=8BITMIME was given
+  bool smtputf8 = false;                      // SMTPUTF8 was requested or headers are UTF-8
+  std::string envelope_id;                    // DSN ENVID; empty = not given
+  int ret = 0;                                // DSN RET: 0 not given, 1 FULL, 2 HDRS
+};
+
+enum class ReadStep : std::uint8_t {
+  more,    // some lines were passed on; call again
+  done,    // the last line was passed on
+  failed,  // the file could not be read (error() says why); nothing more comes
+};
+
+// One held message opened for sending: its envelope, and its content read a few lines at a time
+// (the marker header left out, lines without their line ending, not dot-stuffed). The file's
+// bytes are mapped, not copied: a message is never held whole in bulkq's memory.
+class HeldMessageReader {
+ public:
+  virtual ~HeldMessageReader() = default;
+  [[nodiscard]] virtual const HeldSendEnvelope& envelope() const = 0;
+  // Passes lines to `on_line` until about `max_bytes` were passed or the content ends.
+  [[nodiscard]] virtual ReadStep read(const std::function<void(std::string_view line)>& on_line,
+                                      std::size_t max_bytes) = 0;
+  [[nodiscard]] virtual const std::string& error() const = 0;
+};
+
+struct HeldMessageOpenResult {
+  std::unique_ptr<HeldMessageReader> reader;  // set when ok()
+  std::string error;
+  [[nodiscard]] bool ok() const { return error.empty(); }
+};
+
 class SpoolAdapter {
  public:
   virtual ~SpoolAdapter() = default;
@@ -76,6 +125,9 @@ class SpoolAdapter {
   // header is left out. Not dot-stuffed: the SMTP client does that.
   [[nodiscard]] virtual SpoolResult stream_message(
       std::string_view queue_id, const std::function<void(std::string_view line)>& on_line) = 0;
+
+  // Opens a committed held message for sending (see HeldMessageReader).
+  [[nodiscard]] virtual HeldMessageOpenResult open_message(std::string_view queue_id) = 0;
 
   // Removes the held message (delivered or bounced to every recipient). Removing a file that is
   // already gone is not an error.

@@ -269,6 +269,56 @@ StatusView render_status_view(std::string_view reply) {
   const std::uint64_t recovered = status.count("recovered_messages");
   const std::uint64_t adopted = status.count("adopted_messages");
   const std::uint64_t dropped = status.count("dropped_records");
+  // Delivery figures: absent from a daemon that predates them.
+  const bool has_delivery = status_object->member("delivery") != nullptr;
+  std::vector<std::pair<std::string, std::string>> delivery_rows;
+  if (has_delivery) {
+    MemberReader delivery = status.object("delivery");
+    const bool enabled = delivery.flag("enabled");
+    const std::uint64_t sessions = delivery.count("sessions_open");
+    const std::uint64_t waiting = delivery.count("waiting_retry");
+    const std::uint64_t connections = delivery.count("connections");
+    const std::uint64_t transactions = delivery.count("transactions");
+    const std::uint64_t sent = delivery.count("sent");
+    const std::uint64_t deferred = delivery.count("deferred");
+    const std::uint64_t bounced = delivery.count("bounced");
+    const std::uint64_t expired = delivery.count("expired");
+    const std::uint64_t dsn_sent = delivery.count("dsn_sent");
+    const std::uint64_t dsn_failed = delivery.count("dsn_failed");
+    const std::uint64_t gone = delivery.count("dropped");
+    const std::uint64_t backoffs = delivery.count("domain_backoffs");
+    const std::uint64_t dns_entries = delivery.count("dns_cache_entries");
+    const std::uint64_t dns_in_flight = delivery.count("dns_lookups_in_flight");
+    const std::uint64_t dns_hits = delivery.count("dns_hits");
+    const std::uint64_t dns_misses = delivery.count("dns_misses");
+    const std::uint64_t dns_stale = delivery.count("dns_stale_served");
+    const std::uint64_t dns_waits = delivery.count("batches_waited_on_dns");
+    const std::string per_connection =
+        connections == 0 ? std::string("-")
+                         : number(transactions / connections) + "." +
+                               std::to_string((transactions * 10 / connections) % 10);
+    delivery_rows = {
+        {"delivery", enabled ? "on" : "off (delivery.enabled = false)"},
+        {"sessions open", number(sessions)},
+        {"waiting retry", number(waiting)},
+        {"connections", number(connections)},
+        {"transactions", number(transactions)},
+        {"per connection", per_connection},
+        {"sent", number(sent)},
+        {"deferred", number(deferred)},
+        {"bounced", number(bounced)},
+        {"  expired", number(expired)},
+        {"DSNs sent", number(dsn_sent)},
+        {"DSNs failed", number(dsn_failed)},
+        {"file gone", number(gone)},
+        {"backoffs", number(backoffs)},
+        {"DNS cached", number(dns_entries)},
+        {"DNS lookups", number(dns_in_flight)},
+        {"DNS hit/miss", number(dns_hits) + " / " + number(dns_misses)},
+        {"DNS stale", number(dns_stale)},
+        {"waited on DNS", number(dns_waits)},
+    };
+  }
   if (!error.empty()) return failure(std::move(error));
 
   std::string journal = "ok";
@@ -312,8 +362,15 @@ StatusView render_status_view(std::string_view reply) {
            {"dropped", number(dropped)},
        }},
   };
+  std::vector<Group> all_groups = groups;
+  if (has_delivery) {
+    Group delivery_group{"Delivery", {}};
+    for (auto& [label, value] : delivery_rows)
+      delivery_group.rows.push_back({label, value});
+    all_groups.insert(all_groups.begin() + 2, std::move(delivery_group));
+  }
   StatusView view;
-  view.text = render(groups);
+  view.text = render(all_groups);
   return view;
 }
 

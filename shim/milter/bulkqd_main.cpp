@@ -12,16 +12,20 @@
 // so Postfix never talks to a half-started daemon. Threads: main (signals), the scheduler thread
 // (IntakeEngine), libmilter's listener and its per-connection threads, and the admin server's
 // thread.
+#include <fcntl.h>
 #include <signal.h>
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +40,7 @@
 #include "config/config_parser.h"
 #include "core/clock.h"
 #include "core/scheduler.h"
+#include "delivery/smtp_bounce_sender.h"
 #include "intake/intake_engine.h"
 #include "intake/intake_gate.h"
 #include "intake/intake_handoff.h"
@@ -49,8 +54,10 @@
 #include "milter/daemon_user.h"
 #include "milter/logging.h"
 #include "milter/milter_intake.h"
+#include "milter/scheduler_loop.h"
 #include "postfix/postconf_query.h"
 #include "postfix/postfix_spool.h"
+#include "postfix/sendmail_bounce_sender.h"
 
 namespace {
 
@@ -179,6 +186,55 @@ std::string check_postfix(const bulkq::Config& config, std::string& queue_direct
   return {};
 }
 
+// The accounting log: opened (and given to daemon.user) while bulkqd is still root, so its
+// directory may be root's; written by the scheduler thread only.
+class AccountingFile {
+ public:
+  AccountingFile() = default;
+  AccountingFile(const AccountingFile&) = delete;
+  AccountingFile& operator=(const AccountingFile&) = delete;
+  ~AccountingFile() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  std::string open(const std::string& path, const bulkq::DaemonUser& user) {
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) return "cannot open the accounting log " + path + ": " + std::strerror(errno);
+    if (::geteuid() == 0 && ::fchown(fd, user.uid, user.gid) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return "cannot give the accounting log " + path + " to " + user.name + ": " +
+             std::strerror(error);
+    }
+    file_ = ::fdopen(fd, "a");
+    if (file_ == nullptr) {
+      ::close(fd);
+      return "cannot open the accounting log " + path;
+    }
+    return {};
+  }
+  [[nodiscard]] std::FILE* get() const { return file_; }
+
+ private:
+  std::FILE* file_ = nullptr;
+};
+
+// Postfix's myhostname: our EHLO name and the DSNs' reporting host when delivery.helo_name is
+// not set; the system's host name if postconf cannot say.
+std::string postfix_hostname(const bulkq::Config& config) {
+  const bulkq::ProgramRun run = bulkq::run_program(
+      {config.postfix.postconf, "-c", config.postfix.config_directory, "-h", "myhostname"},
+      std::chrono::seconds(30));
+  std::string name = run.exited_zero() ? run.stdout_text : std::string();
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
+    name.pop_back();
+  if (name.empty() || name.find_first_of(" \t\n") != std::string::npos) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) name = host;
+  }
+  return name.empty() ? std::string("localhost") : name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -289,6 +345,27 @@ int main(int argc, char** argv) {
       return fail(error);
     if (std::string error = bulkq::give_to(config.journal.directory, user.user); !error.empty())
       return fail(error);
+    if (config.delivery.enabled && config.delivery.mode == bulkq::DeliveryMode::direct) {
+      for (const std::string& directory : {parent_directory(config.dns.cache_directory)}) {
+        if (std::string error = bulkq::prepare_directory(directory, 0755, user.user, false);
+            !error.empty())
+          return fail(error);
+      }
+      if (std::string error =
+              bulkq::prepare_directory(config.dns.cache_directory, 0700, user.user, true);
+          !error.empty())
+        return fail(error);
+      if (std::string error = bulkq::give_to(config.dns.cache_directory, user.user); !error.empty())
+        return fail(error);
+    }
+    AccountingFile accounting;
+    if (!config.delivery.accounting_log.empty()) {
+      if (std::string error = accounting.open(config.delivery.accounting_log, user.user);
+          !error.empty())
+        return fail(error);
+    }
+    const std::string helo_name =
+        config.delivery.helo_name.empty() ? postfix_hostname(config) : config.delivery.helo_name;
     if (config.log.target == bulkq::LogTarget::file && !options.foreground) {
       if (std::string error = bulkq::give_to(config.log.file, user.user); !error.empty())
         logger.warn("{}", error);
@@ -348,29 +425,32 @@ int main(int argc, char** argv) {
 
     if (std::string error = admin.server->start(); !error.empty()) return fail(error);
 
-    // The scheduler thread: intake rounds, status for the admin server.
-    std::atomic<bool> stop_engine{false};
-    std::thread engine_thread([&] {
-      auto last_publish = std::chrono::steady_clock::now();
-      while (!stop_engine.load(std::memory_order_relaxed)) {
-        const bool busy = engine.step();
-        const auto now = std::chrono::steady_clock::now();
-        if (busy || now - last_publish >= std::chrono::milliseconds(100)) {
-          board.publish(engine.status());
-          last_publish = now;
-        }
-        // Idle: nothing to hand over or commit. A message waiting for Postfix's commit is
-        // checked often (the file appears ~1 ms after the milter's reply); otherwise the handoff
-        // is drained within 10 ms, which only delays its journal record (a held file with our
-        // marker and no record is adopted after a crash anyway).
-        if (!busy) {
-          std::this_thread::sleep_for(
-              std::chrono::milliseconds(engine.pending_count() > 0 ? 2 : 10));
-        }
-      }
-      engine.drain();
-      board.publish(engine.status());
-    });
+    // The scheduler thread: intake rounds, delivery, DNS, status for the admin server.
+    bulkq::SendmailBounceSender sendmail_bounces(config.delivery.sendmail,
+                                                 config.postfix.config_directory);
+    bulkq::SmtpBounceSender smtp_bounces(
+        bulkq::SmtpEndpoint{config.delivery.dsn_relay_host, config.delivery.dsn_relay_port},
+        helo_name);
+    bulkq::BounceSender& bounces = config.delivery.dsn_relay_host.empty()
+                                       ? static_cast<bulkq::BounceSender&>(sendmail_bounces)
+                                       : smtp_bounces;
+    bulkq::SchedulerLoopParts loop_parts;
+    loop_parts.config = &config;
+    loop_parts.clock = &clock;
+    loop_parts.scheduler = &scheduler;
+    loop_parts.intake = &engine;
+    loop_parts.journal = journal.journal.get();
+    loop_parts.spool = &spool;
+    loop_parts.bounces = &bounces;
+    loop_parts.board = &board;
+    loop_parts.log = engine_log;
+    loop_parts.accounting = accounting.get();
+    loop_parts.helo_name = helo_name;
+    std::string loop_error;
+    std::unique_ptr<bulkq::SchedulerLoop> loop =
+        bulkq::SchedulerLoop::create(std::move(loop_parts), loop_error);
+    if (!loop) return fail(loop_error);
+    std::thread engine_thread([&loop] { loop->run(); });
 
     std::atomic<bool> milter_ended{false};
     std::atomic<bool> stopping{false};
@@ -398,7 +478,7 @@ int main(int argc, char** argv) {
     stopping.store(true);
     milter.stop();
     milter_thread.join();
-    stop_engine.store(true);
+    loop->stop();
     engine_thread.join();
     admin.server->stop();
     logger.info("bulkqd stopped: {} message(s), {} recipient(s) queued, {} pending commit",

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,7 +73,8 @@ bool make_pipe(Pipe& pipe, std::string& error) {
 
 // The child between fork and execv: async-signal-safe calls only (another thread of the parent
 // may have held the malloc lock at fork time). Reports a failure as its errno on `status_fd`.
-[[noreturn]] void exec_child(char* const* argv, int stdout_fd, int stderr_fd, int status_fd) {
+[[noreturn]] void exec_child(char* const* argv, int stdin_fd, int stdout_fd, int stderr_fd,
+                             int status_fd) {
   ::setpgid(0, 0);  // its own process group, so a timeout kills whatever it started too
   sigset_t none;
   ::sigemptyset(&none);
@@ -80,8 +82,8 @@ bool make_pipe(Pipe& pipe, std::string& error) {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   ::sigaction(SIGPIPE, &default_action, nullptr);  // bulkqd ignores SIGPIPE; execv would keep it
-  const int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0 && ::dup2(devnull, STDIN_FILENO) >= 0 && ::dup2(stdout_fd, STDOUT_FILENO) >= 0 &&
+  const int input = stdin_fd >= 0 ? stdin_fd : ::open("/dev/null", O_RDONLY);
+  if (input >= 0 && ::dup2(input, STDIN_FILENO) >= 0 && ::dup2(stdout_fd, STDOUT_FILENO) >= 0 &&
       ::dup2(stderr_fd, STDERR_FILENO) >= 0) {
     ::execv(argv[0], argv);
   }
@@ -139,7 +141,8 @@ std::string describe_command(const std::vector<std::string>& argv) {
   return text;
 }
 
-ProgramRun run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+ProgramRun run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                       std::string_view input) {
   ProgramRun run;
   if (argv.empty() || argv[0].empty() || argv[0].front() != '/') {
     run.error = "not an absolute program path";
@@ -156,13 +159,36 @@ ProgramRun run_program(const std::vector<std::string>& argv, std::chrono::millis
     return run;
   }
 
+  // The input goes in through an anonymous memory file: no pipe to keep fed while reading the
+  // child's output, whatever its size.
+  int input_fd = -1;
+  if (!input.empty()) {
+    input_fd = ::memfd_create("bulkq-input", MFD_CLOEXEC);
+    std::size_t written = 0;
+    while (input_fd >= 0 && written < input.size()) {
+      const ssize_t n = ::write(input_fd, input.data() + written, input.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    if (input_fd < 0 || written != input.size() || ::lseek(input_fd, 0, SEEK_SET) != 0) {
+      run.error = "cannot prepare the program's input: " + errno_text(errno);
+      if (input_fd >= 0) ::close(input_fd);
+      return run;
+    }
+  }
+
   const Clock::time_point deadline = Clock::now() + timeout;
   const pid_t pid = ::fork();
   if (pid < 0) {
     run.error = "cannot fork: " + errno_text(errno);
+    if (input_fd >= 0) ::close(input_fd);
     return run;
   }
-  if (pid == 0) exec_child(args.data(), out.write.get(), err.write.get(), status.write.get());
+  if (pid == 0) {
+    exec_child(args.data(), input_fd, out.write.get(), err.write.get(), status.write.get());
+  }
+  if (input_fd >= 0) ::close(input_fd);
   ::setpgid(pid, pid);  // as the child does: whichever runs first, the group exists before kill
   out.write.reset();
   err.write.reset();

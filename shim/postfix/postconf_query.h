@@ -67,11 +67,12 @@ struct ProgramRun {
 inline constexpr std::size_t kMaxProgramStdout = 64 * 1024;
 inline constexpr std::size_t kMaxProgramStderr = 4 * 1024;
 
-// Runs argv[0] (an absolute path; no PATH search, no shell) with argv, stdin from /dev/null,
-// for at most `timeout`. More than kMaxProgramStdout bytes of stdout is an error (and the child
-// is killed).
+// Runs argv[0] (an absolute path; no PATH search, no shell) with argv, stdin from `input` (from
+// /dev/null when empty), for at most `timeout`. More than kMaxProgramStdout bytes of stdout is an
+// error (and the child is killed).
 [[nodiscard]] ProgramRun run_program(const std::vector<std::string>& argv,
-                                     std::chrono::milliseconds timeout);
+                                     std::chrono::milliseconds timeout,
+                                     std::string_view input = {});
 
 // argv as one line for messages: words joined with spaces.
 [[nodiscard]] std::string describe_command(const std::vector<std::string>& argv);

@@ -2,10 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -187,6 +190,130 @@ SpoolResult PostfixSpool::stream_message(
   // parse_queue_file walked the same records, so this is a file that changed under us, or a bug.
   if (!cursor.error().empty()) result.error = in_held_file(queue_id, cursor.error());
   return result;
+}
+
+namespace {
+
+// A held file mapped read-only: the page cache is the only copy. Postfix never rewrites a held
+// file in place except qmgr's R→D flip, which qmgr does not do in hold/; an admin's `postsuper
+// -d` unlinks it, which leaves the mapping valid.
+class MappedHeldMessage final : public HeldMessageReader {
+ public:
+  ~MappedHeldMessage() override {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+
+  static HeldMessageOpenResult open(const std::string& path, std::string_view queue_id) {
+    HeldMessageOpenResult result;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      result.error = "cannot open " + path + ": " + errno_text(errno);
+      return result;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        static_cast<std::uint64_t>(st.st_size) > kMaxQueueFileBytes) {
+      const int error = errno;
+      ::close(fd);
+      result.error = path + (S_ISREG(st.st_mode) && st.st_size > 0
+                                 ? " is too big or cannot be examined: " + errno_text(error)
+                                 : " is not a non-empty regular file");
+      return result;
+    }
+    auto message = std::unique_ptr<MappedHeldMessage>(new MappedHeldMessage());
+    message->size_ = static_cast<std::size_t>(st.st_size);
+    void* data = ::mmap(nullptr, message->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int map_error = errno;
+    ::close(fd);
+    if (data == MAP_FAILED) {
+      result.error = "cannot map " + path + ": " + errno_text(map_error);
+      return result;
+    }
+    message->data_ = data;
+    (void)::madvise(data, message->size_, MADV_SEQUENTIAL);
+    const std::string_view bytes(static_cast<const char*>(data), message->size_);
+    PostfixQueueFileResult parsed = parse_queue_file(bytes);
+    if (!parsed.ok()) {
+      result.error = in_held_file(queue_id, parsed.error);
+      return result;
+    }
+    message->queue_id_ = std::string(queue_id);
+    message->fill_envelope(parsed.file);
+    message->cursor_.emplace(bytes, parsed.file);
+    result.reader = std::move(message);
+    return result;
+  }
+
+  [[nodiscard]] const HeldSendEnvelope& envelope() const override { return envelope_; }
+
+  [[nodiscard]] ReadStep read(const std::function<void(std::string_view line)>& on_line,
+                              std::size_t max_bytes) override {
+    if (!error_.empty()) return ReadStep::failed;
+    std::size_t passed = 0;
+    while (passed < max_bytes) {
+      if (!cursor_->next()) {
+        if (!cursor_->error().empty()) {
+          error_ = in_held_file(queue_id_, cursor_->error());
+          return ReadStep::failed;
+        }
+        return ReadStep::done;
+      }
+      const HeaderScanner::LineKind kind = scanner_.classify(cursor_->line());
+      if (kind == HeaderScanner::LineKind::marker_start ||
+          kind == HeaderScanner::LineKind::marker_continued) {
+        continue;  // bulkq's own header never reaches a recipient
+      }
+      on_line(cursor_->line());
+      passed += cursor_->line().size() + 2;
+    }
+    return ReadStep::more;
+  }
+
+  [[nodiscard]] const std::string& error() const override { return error_; }
+
+ private:
+  MappedHeldMessage() = default;
+
+  void fill_envelope(const PostfixQueueFile& file) {
+    envelope_.sender = file.sender;
+    envelope_.size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, file.size.content_size));
+    envelope_.eight_bit = file.encoding == "8bit";
+    envelope_.smtputf8 = file.size.smtputf8_flags != 0;
+    envelope_.envelope_id = file.envelope_id;
+    envelope_.ret = file.ret_flags == 1 ? 1 : file.ret_flags == 2 ? 2 : 0;
+    envelope_.recipients.reserve(file.recipients.size());
+    for (const PostfixRecipient& r : file.recipients) {
+      HeldSendRecipient out;
+      out.address = r.address;
+      out.original_address = r.original_address;
+      out.done = r.done;
+      out.notify_never = (r.notify_flags & dsn_notify::kNever) != 0;
+      out.notify_success = (r.notify_flags & dsn_notify::kSuccess) != 0;
+      out.notify_failure = (r.notify_flags & dsn_notify::kFailure) != 0;
+      out.notify_delay = (r.notify_flags & dsn_notify::kDelay) != 0;
+      out.original_recipient = r.dsn_orig_rcpt;
+      envelope_.recipients.push_back(std::move(out));
+    }
+  }
+
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::string queue_id_;
+  HeldSendEnvelope envelope_;
+  std::optional<ContentCursor> cursor_;
+  HeaderScanner scanner_;
+  std::string error_;
+};
+
+}  // namespace
+
+HeldMessageOpenResult PostfixSpool::open_message(std::string_view queue_id) {
+  if (!is_valid_queue_id(queue_id)) {
+    HeldMessageOpenResult result;
+    result.error = invalid_queue_id(queue_id);
+    return result;
+  }
+  return MappedHeldMessage::open(held_path(queue_id), queue_id);
 }
 
 SpoolResult PostfixSpool::remove(std::string_view queue_id) {

@@ -38,6 +38,7 @@ class PostfixSpool final : public SpoolAdapter {
   [[nodiscard]] SpoolResult stream_message(
       std::string_view queue_id,
       const std::function<void(std::string_view line)>& on_line) override;
+  [[nodiscard]] HeldMessageOpenResult open_message(std::string_view queue_id) override;
   [[nodiscard]] SpoolResult remove(std::string_view queue_id) override;
   [[nodiscard]] SpoolResult list_held(
       const std::function<void(std::string_view queue_id)>& visit) override;

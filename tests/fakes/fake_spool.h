@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,8 @@ class FakeSpool final : public SpoolAdapter {
   struct File {
     HeldEnvelope envelope;
     HeldFileState state = HeldFileState::committed;
-    std::string read_error;  // non-empty: read_envelope fails with it
+    std::string read_error;  // non-empty: read_envelope and open_message fail with it
+    std::vector<std::string> content{"Subject: test", "", "body"};
   };
 
   // Puts a held file for `envelope.queue_id` (committed unless told otherwise).
@@ -58,6 +60,24 @@ class FakeSpool final : public SpoolAdapter {
                                            const std::function<void(std::string_view)>&) override {
     return {"fake: no content"};
   }
+  [[nodiscard]] HeldMessageOpenResult open_message(std::string_view queue_id) override {
+    ++reads_;
+    const auto it = files_.find(std::string(queue_id));
+    if (it == files_.end()) return {nullptr, "hold/" + std::string(queue_id) + ": no such file"};
+    if (!it->second.read_error.empty()) {
+      return {nullptr, "hold/" + std::string(queue_id) + ": " + it->second.read_error};
+    }
+    auto reader = std::make_unique<Reader>();
+    reader->envelope_.sender = it->second.envelope.sender;
+    for (const HeldRecipient& r : it->second.envelope.recipients) {
+      HeldSendRecipient out;
+      out.address = r.address;
+      out.done = r.done;
+      reader->envelope_.recipients.push_back(std::move(out));
+    }
+    reader->lines_ = it->second.content;
+    return {std::move(reader), {}};
+  }
   [[nodiscard]] SpoolResult remove(std::string_view queue_id) override {
     removed_.emplace_back(queue_id);
     files_.erase(std::string(queue_id));
@@ -74,6 +94,21 @@ class FakeSpool final : public SpoolAdapter {
   }
 
  private:
+  class Reader final : public HeldMessageReader {
+   public:
+    [[nodiscard]] const HeldSendEnvelope& envelope() const override { return envelope_; }
+    [[nodiscard]] ReadStep read(const std::function<void(std::string_view)>& on_line,
+                                std::size_t) override {
+      for (const std::string& line : lines_)
+        on_line(line);
+      return ReadStep::done;
+    }
+    [[nodiscard]] const std::string& error() const override { return error_; }
+    HeldSendEnvelope envelope_;
+    std::vector<std::string> lines_;
+    std::string error_;
+  };
+
   std::map<std::string, File> files_;
   std::vector<std::string> removed_;
   int reads_ = 0;

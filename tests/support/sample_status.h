@@ -28,6 +28,26 @@ inline EngineStatus sample_status(std::string journal_error) {
   status.recovered_messages = 10;
   status.adopted_messages = 1;
   status.dropped_records = 3;
+  DeliveryStatus& d = status.delivery;
+  d.enabled = true;
+  d.sessions_open = 5;
+  d.waiting_retry = 6;
+  d.connections = 70;
+  d.transactions = 3500;
+  d.sent = 41000;
+  d.deferred = 120;
+  d.bounced = 11;
+  d.expired = 1;
+  d.dsn_sent = 9;
+  d.dsn_failed = 2;
+  d.dropped = 7;
+  d.domain_backoffs = 8;
+  d.dns_cache_entries = 300;
+  d.dns_lookups_in_flight = 3;
+  d.dns_hits = 2900;
+  d.dns_misses = 310;
+  d.dns_stale_served = 4;
+  d.batches_waited_on_dns = 12;
   return status;
 }
 

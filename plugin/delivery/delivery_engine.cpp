@@ -1,0 +1,599 @@
+#include "delivery/delivery_engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "delivery/delivery_log_line.h"
+#include "delivery/dsn_message.h"
+
+namespace bulkq {
+
+namespace {
+
+// How much content one call into the spool reader passes on: about one write buffer.
+constexpr std::size_t kContentChunkBytes = 64 * 1024;
+
+std::string relay_text(const std::string& host, const std::string& address, std::uint16_t port) {
+  if (address.empty()) return {};
+  return (host.empty() ? address : host) + "[" + address + "]:" + std::to_string(port);
+}
+
+// "550 5.1.1 text" as the DSN's Diagnostic-Code wants it.
+std::string diagnostic_of(const SmtpVerdict& verdict) {
+  if (verdict.transport || verdict.reply.code == 0) return {};
+  const DsnStatus status = dsn_status(verdict.reply);
+  return std::to_string(verdict.reply.code) + " " + status.to_string() + " " + verdict.reply.text;
+}
+
+TimePoint arrival_of(const MessageRecord& record) {
+  return record.arrived();
+}
+
+}  // namespace
+
+struct DeliveryEngine::Flight {
+  std::uint64_t id = 0;
+  Batch batch;
+  TimePoint started{};
+  RouteAnswer route;
+  // Results decided before any session (already done, file gone, unreadable): by batch index.
+  std::vector<RecipientResult> results;
+  std::vector<bool> decided;
+  // Per request message: its batch group and, per request recipient, the batch index.
+  std::vector<std::size_t> request_groups;
+  std::vector<std::vector<std::size_t>> request_recipients;
+  std::vector<std::string> diagnostics;  // by batch index: the server's reply for a DSN
+};
+
+DeliveryEngine::DeliveryEngine(const Clock& clock, Scheduler& scheduler, Journal& journal,
+                               SpoolAdapter& spool, DeliveryRoutes& routes,
+                               StartSession start_session, BounceSender& bounces,
+                               DeliveryEngineOptions options, DeliveryLog log,
+                               AccountingSink accounting)
+    : clock_(clock),
+      scheduler_(scheduler),
+      journal_(journal),
+      spool_(spool),
+      routes_(routes),
+      start_session_(std::move(start_session)),
+      bounces_(bounces),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      accounting_(std::move(accounting)),
+      schedule_(options_.retry),
+      random_(options_.random_seed) {}
+
+DeliveryEngine::~DeliveryEngine() = default;
+
+bool DeliveryEngine::pump() {
+  const TimePoint now = clock_.now();
+  refile_due(now);
+  if (!starting_) return false;
+  bool started = false;
+  while (flights_.size() < options_.max_connections) {
+    Batch batch;
+    if (!scheduler_.next_batch(batch)) break;
+    start_batch(std::move(batch), now);
+    started = true;
+  }
+  if (started) prefetch_next(now);
+  return started;
+}
+
+TimePoint DeliveryEngine::next_due() const {
+  const TimePoint retry = waiting_.empty() ? TimePoint::max() : waiting_.begin()->first;
+  return std::min(retry, scheduler_.queues().earliest_backoff_end());
+}
+
+DeliveryCounters DeliveryEngine::counters() const {
+  DeliveryCounters c = counters_;
+  c.sessions_open = flights_.size();
+  c.waiting_retry = waiting_count_;
+  return c;
+}
+
+void DeliveryEngine::refile_due(TimePoint now) {
+  while (!waiting_.empty() && waiting_.begin()->first <= now) {
+    auto node = waiting_.extract(waiting_.begin());
+    Waiting& w = node.mapped();
+    waiting_count_ -= w.recipients.size();
+    scheduler_.refile(w.domain, w.recipients);
+  }
+}
+
+void DeliveryEngine::prefetch_next(TimePoint now) {
+  if (options_.prefetch_queues == 0) return;
+  next_queues_.clear();
+  scheduler_.queues().next_in_order(options_.prefetch_queues, next_queues_);
+  if (next_queues_.empty()) return;
+  std::vector<std::string_view> domains;
+  domains.reserve(next_queues_.size());
+  for (const DomainQueue* q : next_queues_)
+    domains.push_back(q->domain());
+  routes_.prefetch(domains, now);
+}
+
+TlsPolicy DeliveryEngine::tls_for(std::string_view domain) const {
+  const auto it = options_.tls_by_domain.find(domain);
+  return it == options_.tls_by_domain.end() ? options_.tls : it->second;
+}
+
+void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
+  auto flight = std::make_unique<Flight>();
+  flight->id = next_flight_id_++;
+  flight->batch = std::move(batch);
+  flight->started = now;
+  const std::string& domain = flight->batch.domain;
+  const std::uint32_t sessions = ++domain_sessions_[domain];
+  if (sessions >= options_.max_connections_per_domain) {
+    (void)scheduler_.queues().set_hold(domain, QueueHold::connection_limit, true, now);
+  }
+  const std::uint64_t id = flight->id;
+  const std::string domain_copy = domain;
+  flights_.emplace(id, std::move(flight));
+  routes_.route(domain_copy, now,
+                [this, id](RouteAnswer answer) { on_route(id, std::move(answer)); });
+}
+
+void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
+  const auto it = flights_.find(flight_id);
+  if (it == flights_.end()) return;
+  Flight& flight = *it->second;
+  flight.route = std::move(answer);
+  const Batch& batch = flight.batch;
+  const std::size_t n = batch.recipients.size();
+  flight.results.assign(n, RecipientResult{});
+  flight.decided.assign(n, false);
+  flight.diagnostics.assign(n, std::string());
+
+  if (flight.route.kind != RouteAnswer::Kind::route || flight.route.endpoints.empty()) {
+    const bool permanent = flight.route.kind == RouteAnswer::Kind::permanent_failure;
+    DeliveryOutcome outcome =
+        classify_transport(permanent ? (flight.route.null_mx ? TransportFailure::dns_null_mx
+                                                             : TransportFailure::dns_no_such_domain)
+                                     : TransportFailure::dns_temporary);
+    if (!flight.route.reason.empty()) {
+      outcome.text = "Host or domain name not found. " + flight.route.reason;
+    } else if (!permanent) {
+      outcome.text = "no route to " + batch.domain + " is known yet";
+    }
+    for (RecipientResult& r : flight.results)
+      r.outcome = outcome;
+    finish(flight, flight.results);
+    return;
+  }
+
+  SmtpSessionRequest request;
+  request.endpoints = flight.route.endpoints;
+  request.client_name = options_.helo_name;
+  request.tls = tls_for(batch.domain);
+  request.timeouts = options_.timeouts;
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    const std::span<const BatchRecipient> group = batch.message_group(g);
+    const std::size_t first = static_cast<std::size_t>(group.data() - batch.recipients.data());
+    const MessageRecord& record = scheduler_.messages()[group.front().message];
+    const std::string queue_id(record.spool().queue_id);
+    const auto decide_all = [&](const RecipientResult& result) {
+      for (std::size_t k = 0; k < group.size(); ++k) {
+        flight.results[first + k] = result;
+        flight.decided[first + k] = true;
+      }
+    };
+    if (request.messages.size() >= options_.max_messages_per_connection) {
+      // Beyond this connection's share: straight back to the head of the queue, no attempt spent.
+      RecipientResult later;
+      later.outcome.recipient = RecipientOutcome::retry;
+      later.outcome.reason = OutcomeReason::temporary_reply;
+      later.outcome.status = DsnStatus{4, 0, 0};
+      later.not_attempted = true;
+      decide_all(later);
+      continue;
+    }
+    HeldMessageOpenResult opened = spool_.open_message(queue_id);
+    if (!opened.ok()) {
+      RecipientResult result;
+      if (spool_.check(queue_id).state == HeldFileState::missing) {
+        log(LogLevel::warning, queue_id +
+                                   ": held file is gone (removed or released by an "
+                                   "administrator); its recipients are dropped");
+        result.dropped = true;
+        result.outcome.recipient = RecipientOutcome::bounced;
+        result.outcome.text = "held file removed";
+      } else {
+        log(LogLevel::error, queue_id + ": cannot read the held message: " + opened.error);
+        result.outcome = classify_transport(TransportFailure::connection_lost);
+        result.outcome.domain = DomainAction::none;
+        result.outcome.text = "cannot read the held message: " + opened.error;
+      }
+      decide_all(result);
+      continue;
+    }
+    std::shared_ptr<HeldMessageReader> reader = std::move(opened.reader);
+    const HeldSendEnvelope& envelope = reader->envelope();
+    SmtpMessage message;
+    message.sender = envelope.sender;
+    message.parameters.size = envelope.size;
+    message.parameters.eight_bit_mime = envelope.eight_bit;
+    message.parameters.smtputf8 = envelope.smtputf8;
+    message.parameters.envid = envelope.envelope_id;
+    message.parameters.ret = envelope.ret == 1   ? DsnReturn::full
+                             : envelope.ret == 2 ? DsnReturn::headers
+                                                 : DsnReturn::unspecified;
+    std::vector<std::size_t> indexes;
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      const RecipientIndex r = group[k].recipient;
+      if (r >= envelope.recipients.size()) {
+        // The file no longer matches the record: never guess which address this was.
+        RecipientResult result;
+        result.outcome = classify_transport(TransportFailure::connection_lost);
+        result.outcome.domain = DomainAction::none;
+        result.outcome.text = "recipient " + std::to_string(r) + " is not in the held file";
+        flight.results[first + k] = result;
+        flight.decided[first + k] = true;
+        continue;
+      }
+      const HeldSendRecipient& held = envelope.recipients[r];
+      if (held.done) {
+        RecipientResult result;
+        result.outcome.recipient = RecipientOutcome::delivered;
+        result.outcome.reason = OutcomeReason::accepted;
+        result.outcome.status = DsnStatus{2, 0, 0};
+        result.outcome.text = "already delivered by the MTA";
+        flight.results[first + k] = result;
+        flight.decided[first + k] = true;
+        continue;
+      }
+      SmtpRecipient recipient;
+      recipient.address = held.address;
+      recipient.parameters.notify =
+          DsnNotify{held.notify_never, held.notify_success, held.notify_failure, held.notify_delay};
+      std::string_view orcpt = held.original_recipient;
+      if (orcpt.size() > 7 && (orcpt.substr(0, 7) == "rfc822;" || orcpt.substr(0, 7) == "RFC822;"))
+        orcpt.remove_prefix(7);
+      recipient.parameters.orcpt = std::string(orcpt);
+      message.recipients.push_back(std::move(recipient));
+      indexes.push_back(first + k);
+    }
+    if (indexes.empty()) continue;
+    message.content = [reader](const ContentLineEmitter& emit) {
+      switch (reader->read(emit, kContentChunkBytes)) {
+        case ReadStep::more:
+          return ContentStep::more;
+        case ReadStep::done:
+          return ContentStep::done;
+        case ReadStep::failed:
+          return ContentStep::failed;
+      }
+      return ContentStep::failed;
+    };
+    request.messages.push_back(std::move(message));
+    flight.request_groups.push_back(g);
+    flight.request_recipients.push_back(std::move(indexes));
+  }
+  if (request.messages.empty()) {
+    finish(flight, flight.results);
+    return;
+  }
+  start_session_(std::move(request), [this, flight_id](SmtpSessionResult result) {
+    on_session_done(flight_id, std::move(result));
+  });
+}
+
+void DeliveryEngine::on_session_done(std::uint64_t flight_id, SmtpSessionResult result) {
+  const auto it = flights_.find(flight_id);
+  if (it == flights_.end()) return;
+  Flight& flight = *it->second;
+  if (result.endpoint) ++counters_.connections;
+  counters_.transactions += result.transactions;
+  std::string host;
+  std::string address;
+  std::uint16_t port = 0;
+  if (result.endpoint && *result.endpoint < flight.route.endpoints.size()) {
+    address = flight.route.endpoints[*result.endpoint].address;
+    port = flight.route.endpoints[*result.endpoint].port;
+    if (*result.endpoint < flight.route.endpoint_hosts.size())
+      host = flight.route.endpoint_hosts[*result.endpoint];
+  }
+  if (result.failure) {
+    log(LogLevel::info, flight.batch.domain + ": session ended: " + result.failure_detail);
+  }
+  std::uint32_t use = 0;
+  for (std::size_t m = 0; m < flight.request_groups.size() && m < result.messages.size(); ++m) {
+    const SmtpMessageResult& message = result.messages[m];
+    if (message.attempted) ++use;
+    const std::vector<std::size_t>& indexes = flight.request_recipients[m];
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      RecipientResult& r = flight.results[indexes[k]];
+      r.relay_host = host;
+      r.relay_address = address;
+      r.relay_port = port;
+      r.connection_use = use;
+      if (message.content_failed) {
+        r.outcome = classify_transport(TransportFailure::connection_lost);
+        r.outcome.domain = DomainAction::none;
+        r.outcome.text = "the held message could not be read while sending";
+        continue;
+      }
+      if (k >= message.recipients.size()) {
+        r.outcome = classify_transport(TransportFailure::connection_lost);
+        continue;
+      }
+      const SmtpVerdict& verdict = message.recipients[k].verdict;
+      r.outcome = verdict.transport ? classify_transport(*verdict.transport)
+                                    : classify_reply(verdict.reply, verdict.stage);
+      if (verdict.transport && !result.failure_detail.empty()) {
+        r.outcome.text += " (" + result.failure_detail + ")";
+      }
+      flight.diagnostics[indexes[k]] = diagnostic_of(verdict);
+    }
+  }
+  finish(flight, flight.results);
+}
+
+void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& results) {
+  const TimePoint now = clock_.now();
+  const Batch& batch = flight.batch;
+  const std::size_t n = batch.recipients.size();
+  std::vector<RecipientOutcome> outcomes(n, RecipientOutcome::retry);
+
+  bool domain_failed = false;
+  bool domain_ok = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    RecipientResult& r = results[i];
+    const MessageRecord& record = scheduler_.messages()[batch.recipients[i].message];
+    // A recipient left out of the session was not tried: it cannot have expired by failing.
+    if (!r.dropped && !r.not_attempted) {
+      r.outcome = apply_lifetime(std::move(r.outcome), schedule_.expired(arrival_of(record), now));
+    }
+    if (r.outcome.domain == DomainAction::back_off) domain_failed = true;
+    if (r.outcome.recipient == RecipientOutcome::delivered) domain_ok = true;
+    outcomes[i] = r.outcome.recipient;
+  }
+  send_bounces(flight, results, outcomes);
+
+  // Temporary failures: a domain-level one goes back to the head of the queue, which backs off;
+  // a recipient's own waits out its own delay.
+  std::vector<BatchRecipient> waiting;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (outcomes[i] != RecipientOutcome::retry) continue;
+    if (results[i].not_attempted) {
+      outcomes[i] = RecipientOutcome::untouched;
+      continue;
+    }
+    ++counters_.deferred;
+    if (results[i].outcome.domain != DomainAction::back_off) {
+      outcomes[i] = RecipientOutcome::deferred;
+      waiting.push_back(batch.recipients[i]);
+    }
+  }
+
+  // Log lines, then the journal: the finished bits of this whole session in one transaction.
+  bool journal_open = false;
+  std::vector<RecipientIndex> finished_here;
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    const std::span<const BatchRecipient> group = batch.message_group(g);
+    const std::size_t first = static_cast<std::size_t>(group.data() - batch.recipients.data());
+    finished_here.clear();
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      const std::size_t i = first + k;
+      const RecipientResult& r = results[i];
+      LogStatus status = LogStatus::deferred;
+      if (outcomes[i] == RecipientOutcome::delivered) {
+        status = LogStatus::sent;
+        ++counters_.sent;
+      } else if (outcomes[i] == RecipientOutcome::bounced) {
+        status =
+            r.outcome.reason == OutcomeReason::expired ? LogStatus::expired : LogStatus::bounced;
+        if (r.dropped) {
+          ++counters_.dropped;
+        } else {
+          ++counters_.bounced;
+          if (status == LogStatus::expired) ++counters_.expired;
+        }
+      }
+      if (!r.dropped && !r.not_attempted) {
+        log_result(flight, group[k], r, status);
+      }
+      if (outcomes[i] == RecipientOutcome::delivered || outcomes[i] == RecipientOutcome::bounced) {
+        finished_here.push_back(group[k].recipient);
+      }
+    }
+    if (finished_here.empty()) continue;
+    if (!journal_open) {
+      const JournalStatus begun = journal_.begin_batch();
+      if (!begun.ok()) {
+        log(LogLevel::error, "journal: " + begun.error);
+      } else {
+        journal_open = true;
+      }
+    }
+    if (journal_open) {
+      const MessageRecord& record = scheduler_.messages()[group.front().message];
+      const JournalStatus set = journal_.set_finished(record.id(), finished_here);
+      if (!set.ok()) log(LogLevel::error, "journal: " + set.error);
+    }
+  }
+  if (journal_open) {
+    const JournalStatus committed = journal_.commit_batch();
+    if (!committed.ok()) log(LogLevel::error, "journal: " + committed.error);
+  }
+
+  std::vector<MessageIndex> finished_messages;
+  scheduler_.complete(batch, outcomes, finished_messages);
+
+  const std::string domain = batch.domain;
+  if (!waiting.empty()) {
+    const std::uint32_t attempts = waiting.front().attempts + 1U;
+    const TimePoint due = schedule_.next_attempt(now, attempts, random_);
+    waiting_count_ += waiting.size();
+    waiting_.emplace(due, Waiting{domain, std::move(waiting)});
+  }
+  if (domain_ok) backoff_[domain].record_success();
+  if (domain_failed) {
+    const TimePoint until = backoff_[domain].record_failure(now, schedule_, random_);
+    ++counters_.domain_backoffs;
+    if (scheduler_.queues().defer(domain, until, now)) {
+      log(LogLevel::info, domain + ": deferring new connections for " + format_delay(until - now) +
+                              " s" + " (failure " +
+                              std::to_string(backoff_[domain].consecutive_failures()) +
+                              " in a row)");
+    }
+  }
+  remove_finished(finished_messages);
+  flights_.erase(flight.id);  // `flight` and `batch` die here
+  release_connection(domain);
+}
+
+void DeliveryEngine::release_connection(const std::string& domain) {
+  const auto it = domain_sessions_.find(domain);
+  if (it == domain_sessions_.end()) return;
+  if (--it->second == 0) domain_sessions_.erase(it);
+  (void)scheduler_.queues().set_hold(domain, QueueHold::connection_limit, false, clock_.now());
+}
+
+void DeliveryEngine::send_bounces(Flight& flight, std::vector<RecipientResult>& results,
+                                  std::vector<RecipientOutcome>& outcomes) {
+  const Batch& batch = flight.batch;
+  const TimePoint now = clock_.now();
+  for (std::size_t g = 0; g < batch.message_count(); ++g) {
+    const std::span<const BatchRecipient> group = batch.message_group(g);
+    const std::size_t first = static_cast<std::size_t>(group.data() - batch.recipients.data());
+    std::vector<std::size_t> bounced;
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      const std::size_t i = first + k;
+      if (outcomes[i] == RecipientOutcome::bounced && !results[i].dropped) bounced.push_back(i);
+    }
+    if (bounced.empty()) continue;
+    const MessageRecord& record = scheduler_.messages()[group.front().message];
+    const std::string queue_id(record.spool().queue_id);
+    DsnInput input;
+    input.sender = std::string(record.sender());
+    input.queue_id = queue_id;
+    input.reporting_host = options_.reporting_host;
+    input.arrival = record.arrived();
+    input.now = now;
+    input.boundary_seed = random_.next();
+    HeldMessageOpenResult opened = spool_.open_message(queue_id);
+    if (opened.ok()) {
+      bool in_headers = true;
+      (void)opened.reader->read(
+          [&](std::string_view line) {
+            if (line.empty()) in_headers = false;
+            if (in_headers) input.original_headers.emplace_back(line);
+          },
+          kContentChunkBytes);
+    }
+    for (std::size_t i : bounced) {
+      DsnRecipient recipient;
+      if (opened.ok() &&
+          batch.recipients[i].recipient < opened.reader->envelope().recipients.size()) {
+        const HeldSendRecipient& held =
+            opened.reader->envelope().recipients[batch.recipients[i].recipient];
+        recipient.final_recipient = held.address;
+        recipient.original_recipient = held.original_address;
+      } else {
+        recipient.final_recipient =
+            std::string(record.local_part(batch.recipients[i].recipient)) + "@" + batch.domain;
+      }
+      recipient.status = results[i].outcome.status;
+      recipient.remote_mta = results[i].relay_host;
+      recipient.diagnostic = flight.diagnostics.empty() ? std::string() : flight.diagnostics[i];
+      recipient.reason = results[i].outcome.text;
+      recipient.last_attempt = now;
+      input.recipients.push_back(std::move(recipient));
+    }
+    const DsnMessage dsn = compose_dsn(input);
+    if (!dsn.ok()) {
+      if (dsn.refusal != DsnRefusal::null_sender) {
+        log(LogLevel::warning, queue_id + ": no DSN sent: " + std::string(to_string(dsn.refusal)));
+      }
+      continue;  // nothing to send (the original came from <>): the recipients are finished
+    }
+    const std::string error = bounces_.submit(input.sender, dsn.lines);
+    if (!error.empty()) {
+      ++counters_.dsn_failed;
+      log(LogLevel::error, queue_id + ": sender non-delivery notification not handed to the MTA: " +
+                               error + "; tried again later");
+      for (std::size_t i : bounced) {
+        outcomes[i] = RecipientOutcome::retry;
+        results[i].outcome.recipient = RecipientOutcome::retry;
+        results[i].outcome.domain = DomainAction::none;
+      }
+      continue;
+    }
+    ++counters_.dsn_sent;
+    log(LogLevel::info, queue_id + ": sender non-delivery notification for " +
+                            std::to_string(bounced.size()) + " recipient(s) handed to the MTA");
+  }
+}
+
+void DeliveryEngine::log_result(const Flight& flight, const BatchRecipient& recipient,
+                                const RecipientResult& result, LogStatus status) {
+  const MessageRecord& record = scheduler_.messages()[recipient.message];
+  const TimePoint now = clock_.now();
+  const std::string address =
+      std::string(record.local_part(recipient.recipient)) + "@" + flight.batch.domain;
+  DeliveryLogEntry entry;
+  entry.queue_id = record.spool().queue_id;
+  entry.recipient = address;
+  entry.relay_host = result.relay_host.empty() ? result.relay_address : result.relay_host;
+  entry.relay_address = result.relay_address;
+  entry.relay_port = result.relay_port;
+  entry.connection_use = result.connection_use;
+  entry.delay = now - record.arrived();
+  entry.delays.in_queue = flight.started - record.arrived();
+  entry.delays.transmission = now - flight.started;
+  entry.dsn = result.outcome.status;
+  entry.status = status;
+  entry.text = result.outcome.text;
+  log(status == LogStatus::sent ? LogLevel::info : LogLevel::warning, delivery_log_line(entry));
+  if (accounting_) {
+    AccountingEntry account;
+    account.time = now;
+    account.queue_id = entry.queue_id;
+    account.bulkq_id = record.id();
+    account.sender = record.sender();
+    account.recipient = address;
+    account.domain = flight.batch.domain;
+    account.status = status;
+    account.dsn = result.outcome.status;
+    const std::string relay =
+        relay_text(result.relay_host, result.relay_address, result.relay_port);
+    account.relay = relay;
+    account.reply = result.outcome.text;
+    account.attempts = recipient.attempts + 1U;
+    accounting_(accounting_line(account));
+  }
+}
+
+void DeliveryEngine::remove_finished(std::span<const MessageIndex> finished) {
+  if (finished.empty()) return;
+  std::vector<MessageId> removed;
+  removed.reserve(finished.size());
+  for (const MessageIndex m : finished) {
+    const MessageRecord& record = scheduler_.messages()[m];
+    const std::string queue_id(record.spool().queue_id);
+    const SpoolResult gone = spool_.remove(queue_id);
+    if (!gone.ok()) {
+      // The bits say finished; the record stays so recovery retries the removal.
+      log(LogLevel::error, queue_id + ": " + gone.error);
+    } else {
+      log(LogLevel::info, queue_id + ": removed");
+      removed.push_back(record.id());
+    }
+    if (on_removed_) on_removed_(record.heap_bytes());
+    scheduler_.forget(m);
+  }
+  if (removed.empty()) return;
+  const JournalStatus begun = journal_.begin_batch();
+  if (!begun.ok()) {
+    log(LogLevel::error, "journal: " + begun.error);
+    return;
+  }
+  for (const MessageId id : removed)
+    (void)journal_.remove(id);
+  const JournalStatus committed = journal_.commit_batch();
+  if (!committed.ok()) log(LogLevel::error, "journal: " + committed.error);
+}
+
+}  // namespace bulkq

@@ -1,0 +1,200 @@
+// DeliveryEngine: the batch sender — takes domain batches from the Scheduler, sends each over one
+// SMTP session, and applies every recipient's outcome: journal bits, spool removal, retries,
+// domain backoff, DSNs, Postfix-shaped log lines and the accounting log.
+//
+// Thread: the scheduler thread, which also runs the event loop the sessions and DNS lookups live
+// on; every callback (route answers, session results) arrives on it. The engine touches sockets
+// only through its seams — DeliveryRoutes (DNS or the relay), StartSession (SmtpSession on Asio),
+// BounceSender (the MTA's sendmail), SpoolAdapter, Journal — so unit tests drive it with fakes and
+// a FakeClock.
+//
+// A batch's life: next_batch → route (cache answer, or a wait on DNS) → one session carrying the
+// batch's messages (content streamed from the held files) → per-recipient outcomes:
+//   - 2xx: finished. The bits of one session are committed in one journal transaction, then the
+//     held files of finished messages are removed, then their records (so a crash in between
+//     leaves a record whose file is gone, which recovery drops, never a marked file without a
+//     record, which recovery would adopt and send again);
+//   - 4xx for a recipient: deferred, refiled after its own backoff (exponential, jittered);
+//   - 421, refused/lost connections, timeouts, DNS failures: back to the head of the queue and
+//     the domain backs off;
+//   - 5xx, NXDOMAIN, null MX, or past max_lifetime: a DSN to the sender through the MTA, then
+//     finished. A DSN that cannot be handed over leaves the recipient deferred (tried again).
+// Duplicates after a crash are bounded by the sessions in flight: bits are committed per session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/scheduler.h"
+#include "delivery/delivery_log_line.h"
+#include "delivery/delivery_outcome.h"
+#include "delivery/retry_schedule.h"
+#include "delivery/smtp_session.h"
+#include "journal/journal.h"
+#include "spool/spool_adapter.h"
+
+namespace bulkq {
+
+// Where one destination's batch goes.
+struct RouteAnswer {
+  enum class Kind : std::uint8_t { route, permanent_failure, temporary_failure };
+  Kind kind = Kind::temporary_failure;
+  std::vector<SmtpEndpoint> endpoints;      // route: in the order to try
+  std::vector<std::string> endpoint_hosts;  // the host name of each endpoint, for the log
+  std::string reason;                       // failures: why (log line, DSN)
+  bool null_mx = false;                     // permanent: the domain publishes a null MX
+};
+
+// The seam to DNS (direct mode) or to the relay host (relay mode).
+class DeliveryRoutes {
+ public:
+  virtual ~DeliveryRoutes() = default;
+  // Calls `done` once with where `domain`'s mail goes: at once when it is known, later when a
+  // lookup has to be made (the batch then waits on DNS).
+  virtual void route(std::string_view domain, TimePoint now,
+                     std::function<void(RouteAnswer)> done) = 0;
+  // The scheduler will soon serve these domains: look them up ahead if needed.
+  virtual void prefetch(std::span<const std::string_view> domains, TimePoint now) = 0;
+};
+
+// Hands a DSN to the MTA for delivery to `recipient` (the original sender). Empty on success.
+class BounceSender {
+ public:
+  virtual ~BounceSender() = default;
+  [[nodiscard]] virtual std::string submit(std::string_view recipient,
+                                           const std::vector<std::string>& lines) = 0;
+};
+
+using StartSession =
+    std::function<void(SmtpSessionRequest, std::function<void(SmtpSessionResult)>)>;
+
+struct DeliveryEngineOptions {
+  std::string helo_name = "localhost";
+  std::string reporting_host = "localhost";  // DSN From/Reporting-MTA
+  std::uint32_t max_connections = 32;
+  std::uint32_t max_connections_per_domain = 2;
+  std::uint32_t max_messages_per_connection = 100;
+  TlsPolicy tls = TlsPolicy::opportunistic;
+  std::map<std::string, TlsPolicy, std::less<>> tls_by_domain;
+  RetryPolicy retry;
+  SmtpTimeouts timeouts;
+  std::uint32_t prefetch_queues = 16;
+  std::uint64_t random_seed = 1;
+};
+
+struct DeliveryCounters {
+  std::uint64_t sessions_open = 0;
+  std::uint64_t connections = 0;   // sessions that reached a server
+  std::uint64_t transactions = 0;  // DATA transactions with a final reply
+  std::uint64_t sent = 0;          // recipients
+  std::uint64_t deferred = 0;      // recipient attempts that failed temporarily
+  std::uint64_t bounced = 0;       // recipients bounced (DSN handed to the MTA, or none due)
+  std::uint64_t expired = 0;       // of which past the maximum queue lifetime
+  std::uint64_t dsn_sent = 0;      // DSN messages handed to the MTA
+  std::uint64_t dsn_failed = 0;    // DSN hand-overs that failed (tried again later)
+  std::uint64_t dropped = 0;       // recipients whose held file was gone
+  std::uint64_t domain_backoffs = 0;
+  std::uint64_t waiting_retry = 0;  // recipients waiting for their retry time now
+};
+
+// One line for the delivery log (Postfix-shaped) at a level; one for the accounting log.
+using DeliveryLog = std::function<void(LogLevel, std::string_view)>;
+using AccountingSink = std::function<void(std::string_view)>;
+
+class DeliveryEngine {
+ public:
+  DeliveryEngine(const Clock& clock, Scheduler& scheduler, Journal& journal, SpoolAdapter& spool,
+                 DeliveryRoutes& routes, StartSession start_session, BounceSender& bounces,
+                 DeliveryEngineOptions options, DeliveryLog log, AccountingSink accounting);
+  ~DeliveryEngine();
+  DeliveryEngine(const DeliveryEngine&) = delete;
+  DeliveryEngine& operator=(const DeliveryEngine&) = delete;
+
+  // Refiles recipients whose retry time came, starts batches while sessions are free, and asks
+  // for the next queues' DNS ahead. True if it started anything.
+  bool pump();
+
+  // Stops starting batches (bulkqd is stopping); sessions in flight finish normally.
+  void stop_starting() { starting_ = false; }
+
+  // Called with the record bytes of each message removed (the intake's memory estimate).
+  void on_message_removed(std::function<void(std::uint64_t heap_bytes)> callback) {
+    on_removed_ = std::move(callback);
+  }
+
+  // The earliest time a recipient waiting out its retry delay or a backing-off queue becomes
+  // due, or TimePoint::max() when none waits.
+  [[nodiscard]] TimePoint next_due() const;
+
+  [[nodiscard]] std::size_t sessions_open() const { return flights_.size(); }
+  [[nodiscard]] DeliveryCounters counters() const;
+
+ private:
+  struct Flight;
+  struct Waiting {
+    std::string domain;
+    std::vector<BatchRecipient> recipients;
+  };
+  struct RecipientResult {
+    DeliveryOutcome outcome;
+    std::string relay_host;
+    std::string relay_address;
+    std::uint16_t relay_port = 0;
+    std::uint32_t connection_use = 0;
+    bool dropped = false;        // the held file is gone: finished without a delivery
+    bool not_attempted = false;  // beyond the connection's message limit: simply requeued
+  };
+
+  void start_batch(Batch&& batch, TimePoint now);
+  void on_route(std::uint64_t flight_id, RouteAnswer answer);
+  void on_session_done(std::uint64_t flight_id, SmtpSessionResult result);
+  // Applies every recipient's result of a flight and retires it.
+  void finish(Flight& flight, std::vector<RecipientResult>& results);
+  void send_bounces(Flight& flight, std::vector<RecipientResult>& results,
+                    std::vector<RecipientOutcome>& outcomes);
+  void log_result(const Flight& flight, const BatchRecipient& recipient,
+                  const RecipientResult& result, LogStatus status);
+  void remove_finished(std::span<const MessageIndex> finished);
+  void release_connection(const std::string& domain);
+  void refile_due(TimePoint now);
+  void prefetch_next(TimePoint now);
+  [[nodiscard]] TlsPolicy tls_for(std::string_view domain) const;
+  void log(LogLevel level, std::string_view text) const {
+    if (log_) log_(level, text);
+  }
+
+  const Clock& clock_;
+  Scheduler& scheduler_;
+  Journal& journal_;
+  SpoolAdapter& spool_;
+  DeliveryRoutes& routes_;
+  StartSession start_session_;
+  BounceSender& bounces_;
+  DeliveryEngineOptions options_;
+  DeliveryLog log_;
+  AccountingSink accounting_;
+  std::function<void(std::uint64_t)> on_removed_;
+  RetrySchedule schedule_;
+  RetryRandom random_;
+  bool starting_ = true;
+
+  std::uint64_t next_flight_id_ = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Flight>> flights_;
+  std::unordered_map<std::string, std::uint32_t> domain_sessions_;
+  std::unordered_map<std::string, DomainBackoff> backoff_;
+  std::multimap<TimePoint, Waiting> waiting_;
+  std::uint64_t waiting_count_ = 0;
+  DeliveryCounters counters_;
+  std::vector<const DomainQueue*> next_queues_;  // scratch for prefetch
+};
+
+}  // namespace bulkq

@@ -1,0 +1,297 @@
+#include "milter/scheduler_loop.h"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "delivery/delivery_engine.h"
+#include "delivery/delivery_routes.h"
+#include "dns/cares_resolver.h"
+#include "dns/dns_cache_store.h"
+#include "dns/dns_service.h"
+#include "dns/domain_resolver.h"
+
+namespace bulkq {
+
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+std::chrono::seconds seconds(std::uint32_t s) {
+  return std::chrono::seconds(s);
+}
+
+SmtpTimeouts smtp_timeouts(const DeliveryTimeouts& t) {
+  SmtpTimeouts out;
+  out.connect = seconds(t.connect);
+  out.greeting = seconds(t.greeting);
+  out.ehlo = seconds(t.ehlo);
+  out.starttls = seconds(t.starttls);
+  out.mail = seconds(t.mail);
+  out.rcpt = seconds(t.rcpt);
+  out.data_init = seconds(t.data_init);
+  out.data_block = seconds(t.data_block);
+  out.data_end = seconds(t.data_end);
+  out.rset = seconds(t.rset);
+  out.quit = seconds(t.quit);
+  return out;
+}
+
+TlsPolicy tls_policy(TlsSetting tls) {
+  switch (tls) {
+    case TlsSetting::opportunistic:
+      return TlsPolicy::opportunistic;
+    case TlsSetting::required:
+      return TlsPolicy::required;
+    case TlsSetting::off:
+      return TlsPolicy::off;
+  }
+  return TlsPolicy::opportunistic;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items)
+    out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+class AsioSchedulerLoop final : public SchedulerLoop {
+ public:
+  explicit AsioSchedulerLoop(SchedulerLoopParts parts)
+      : parts_(std::move(parts)),
+        config_(*parts_.config),
+        clock_(*parts_.clock),
+        tick_timer_(io_),
+        random_(std::random_device{}()) {}
+
+  ~AsioSchedulerLoop() override {
+    // The engine's sessions and the resolver's lookups hold handlers on io_: drop them first,
+    // then the parts they call into.
+    io_.stop();
+    delivery_.reset();
+    routes_.reset();
+    relay_resolver_.reset();
+    dns_.reset();
+    resolver_.reset();
+  }
+
+  std::string build() {
+    if (!config_.delivery.enabled) return {};
+    CaresResolverOptions resolver_options;
+    resolver_options.servers = join(config_.dns.servers);
+    resolver_options.timeout = std::chrono::milliseconds(config_.dns.timeout_ms);
+    resolver_options.tries = static_cast<int>(config_.dns.tries);
+    CaresResolverCreateResult resolver = CaresResolver::create(io_, resolver_options);
+    if (!resolver.error.empty()) return "dns: " + resolver.error;
+    resolver_ = std::move(resolver.resolver);
+
+    const PickIndex pick = [this](std::size_t n) {
+      return n <= 1 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(random_);
+    };
+    DomainResolverOptions resolver_choice;
+    resolver_choice.ipv6 = config_.dns.ipv6;
+    if (config_.delivery.mode == DeliveryMode::relay) {
+      relay_resolver_ = std::make_unique<DomainResolver>(*resolver_, pick, resolver_choice);
+      routes_ = std::make_unique<RelayRoutes>(*relay_resolver_, config_.delivery.relay_host,
+                                              config_.delivery.relay_port);
+    } else {
+      LmdbDnsCacheStoreOptions store_options;
+      store_options.directory = config_.dns.cache_directory;
+      store_options.map_size = static_cast<std::size_t>(config_.dns.cache_map_size_mib) << 20;
+      LmdbDnsCacheStoreOpenResult store = LmdbDnsCacheStore::open(store_options);
+      if (!store.ok()) return "dns cache: " + store.error;
+      store_ = std::move(store.store);
+      DnsServiceOptions dns_options;
+      dns_options.cache.min_ttl = seconds(config_.dns.min_ttl);
+      dns_options.cache.max_ttl = seconds(config_.dns.max_ttl);
+      dns_options.cache.min_negative_ttl = seconds(config_.dns.negative_min_ttl);
+      dns_options.cache.max_negative_ttl = seconds(config_.dns.negative_max_ttl);
+      dns_options.cache.temporary_failure_ttl = seconds(config_.dns.failure_ttl);
+      dns_options.cache.serve_stale = seconds(config_.dns.serve_stale);
+      dns_options.refresh_horizon = seconds(config_.dns.refresh_ahead);
+      dns_options.resolver = resolver_choice;
+      dns_ = std::make_unique<DnsService>(*resolver_, store_.get(), pick, dns_options);
+      const DnsServiceStartReport report = dns_->start(clock_.now());
+      log(LogLevel::info, "dns cache " + config_.dns.cache_directory + ": " +
+                              std::to_string(report.restored) + " domain(s) restored, " +
+                              std::to_string(report.expired) + " expired, " +
+                              std::to_string(report.skipped) + " skipped" +
+                              (report.first_skip.empty() ? "" : " (" + report.first_skip + ")"));
+      if (!report.store_error.empty()) {
+        log(LogLevel::warning, "dns cache: " + report.store_error + "; starting colder");
+      }
+      routes_ = std::make_unique<DnsRoutes>(*dns_, config_.delivery.port,
+                                            seconds(config_.dns.refresh_ahead));
+    }
+
+    DeliveryEngineOptions options;
+    options.helo_name = parts_.helo_name;
+    options.reporting_host = parts_.helo_name;
+    options.max_connections = config_.delivery.max_connections;
+    options.max_connections_per_domain = config_.delivery.max_connections_per_domain;
+    options.max_messages_per_connection = config_.delivery.max_messages_per_connection;
+    options.tls = tls_policy(config_.delivery.tls);
+    for (const DomainTls& entry : config_.delivery.tls_policy)
+      options.tls_by_domain[entry.domain] = tls_policy(entry.tls);
+    options.retry.base = seconds(config_.delivery.retry_min);
+    options.retry.cap = seconds(config_.delivery.retry_max);
+    options.retry.domain_base = seconds(config_.delivery.domain_backoff_min);
+    options.retry.domain_cap = seconds(config_.delivery.domain_backoff_max);
+    options.retry.max_lifetime = seconds(config_.delivery.max_queue_lifetime);
+    options.timeouts = smtp_timeouts(config_.delivery.timeouts);
+    options.prefetch_queues = config_.dns.prefetch_queues;
+    options.random_seed = random_();
+    StartSession start = [this](SmtpSessionRequest request,
+                                std::function<void(SmtpSessionResult)> done) {
+      start_smtp_session(io_, std::move(request), std::move(done));
+    };
+    AccountingSink accounting;
+    if (parts_.accounting != nullptr) {
+      accounting = [file = parts_.accounting](std::string_view line) {
+        std::fwrite(line.data(), 1, line.size(), file);
+        std::fputc('\n', file);
+      };
+    }
+    delivery_ = std::make_unique<DeliveryEngine>(
+        clock_, *parts_.scheduler, *parts_.journal, *parts_.spool, *routes_, std::move(start),
+        *parts_.bounces, std::move(options), parts_.log, std::move(accounting));
+    delivery_->on_message_removed(
+        [intake = parts_.intake](std::uint64_t bytes) { intake->note_record_removed(bytes); });
+    return {};
+  }
+
+  void run() override {
+    schedule_tick(std::chrono::milliseconds(0));
+    io_.run();
+    parts_.intake->drain();
+    publish();
+  }
+
+  void stop() override { stop_requested_.store(true, std::memory_order_relaxed); }
+
+ private:
+  void log(LogLevel level, std::string_view text) const {
+    if (parts_.log) parts_.log(level, text);
+  }
+
+  void schedule_tick(std::chrono::milliseconds delay) {
+    tick_timer_.expires_after(delay);
+    tick_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) tick();
+    });
+  }
+
+  // One round: intake, delivery, DNS refresh, status. Re-arms itself until stopped.
+  void tick() {
+    const auto now = SteadyClock::now();
+    if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) {
+      stopping_ = true;
+      stop_deadline_ = now + parts_.drain_timeout;
+      if (delivery_) delivery_->stop_starting();
+    }
+    const bool intake_busy = parts_.intake->step();
+    bool delivery_busy = false;
+    if (delivery_) {
+      delivery_busy = delivery_->pump();
+      if (dns_ && now - last_refresh_ >= std::chrono::seconds(1)) {
+        dns_->refresh(clock_.now());
+        last_refresh_ = now;
+      }
+    }
+    if (parts_.accounting != nullptr) std::fflush(parts_.accounting);
+    if (intake_busy || delivery_busy || now - last_publish_ >= std::chrono::milliseconds(100)) {
+      publish();
+      last_publish_ = now;
+    }
+    if (stopping_) {
+      const std::size_t open = delivery_ ? delivery_->sessions_open() : 0;
+      if (open == 0 || now >= stop_deadline_) {
+        if (open > 0) {
+          log(LogLevel::warning, std::to_string(open) +
+                                     " session(s) still open at shutdown: their recipients "
+                                     "stay queued and are sent after the restart");
+        }
+        io_.stop();
+        return;
+      }
+    }
+    // Busy: go again at once. Sessions open: soon, so a finished one is followed by the next
+    // batch without delay. Otherwise: a message waiting for Postfix's commit is checked often
+    // (the file appears ~1 ms after the milter's reply); else within 10 ms.
+    std::chrono::milliseconds delay(10);
+    if (intake_busy || delivery_busy) {
+      delay = std::chrono::milliseconds(0);
+    } else if ((delivery_ && delivery_->sessions_open() > 0) ||
+               parts_.intake->pending_count() > 0) {
+      delay = std::chrono::milliseconds(1);
+    }
+    schedule_tick(delay);
+  }
+
+  void publish() {
+    EngineStatus status = parts_.intake->status();
+    DeliveryStatus& d = status.delivery;
+    d.enabled = config_.delivery.enabled;
+    if (delivery_) {
+      const DeliveryCounters c = delivery_->counters();
+      d.sessions_open = c.sessions_open;
+      d.waiting_retry = c.waiting_retry;
+      d.connections = c.connections;
+      d.transactions = c.transactions;
+      d.sent = c.sent;
+      d.deferred = c.deferred;
+      d.bounced = c.bounced;
+      d.expired = c.expired;
+      d.dsn_sent = c.dsn_sent;
+      d.dsn_failed = c.dsn_failed;
+      d.dropped = c.dropped;
+      d.domain_backoffs = c.domain_backoffs;
+      status.recipients += c.waiting_retry;
+    }
+    if (dns_) {
+      const DnsServiceStatus s = dns_->status();
+      d.dns_cache_entries = s.cached_domains;
+      d.dns_lookups_in_flight = s.resolutions_in_flight + s.resolutions_queued;
+      d.dns_hits = s.counters.hits;
+      d.dns_misses = s.counters.misses;
+      d.dns_stale_served = s.counters.stale_served;
+      d.batches_waited_on_dns = s.counters.batches_waited_on_dns;
+    }
+    parts_.board->publish(status);
+  }
+
+  SchedulerLoopParts parts_;
+  const Config& config_;
+  const Clock& clock_;
+  asio::io_context io_;
+  asio::steady_timer tick_timer_;
+  std::mt19937_64 random_;
+  std::unique_ptr<CaresResolver> resolver_;
+  std::unique_ptr<LmdbDnsCacheStore> store_;
+  std::unique_ptr<DnsService> dns_;
+  std::unique_ptr<DomainResolver> relay_resolver_;
+  std::unique_ptr<DeliveryRoutes> routes_;
+  std::unique_ptr<DeliveryEngine> delivery_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;
+  SteadyClock::time_point stop_deadline_{};
+  SteadyClock::time_point last_publish_{};
+  SteadyClock::time_point last_refresh_{};
+};
+
+}  // namespace
+
+std::unique_ptr<SchedulerLoop> SchedulerLoop::create(SchedulerLoopParts parts, std::string& error) {
+  auto loop = std::make_unique<AsioSchedulerLoop>(std::move(parts));
+  error = loop->build();
+  if (!error.empty()) return nullptr;
+  return loop;
+}
+
+}  // namespace bulkq

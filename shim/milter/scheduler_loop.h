@@ -1,0 +1,63 @@
+// SchedulerLoop: the scheduler thread of bulkqd — one Boost.Asio event loop that runs the intake
+// rounds (IntakeEngine), the delivery engine's batches and SMTP sessions, the c-ares resolver,
+// the DNS refresher, and publishes the status the admin server reads.
+//
+// Everything the scheduler owns (Scheduler, journal, DNS cache) is touched on this one thread, so
+// nothing in the engine locks; milter threads reach it only through the lock-free handoff.
+// Asio, c-ares and OpenSSL stay in scheduler_loop.cpp (they cost ~30 s of compile time per TU).
+//
+// Stopping: stop() (any thread) makes the loop drain the intake, start no new batch, wait up to
+// `drain_timeout` for the sessions in flight to report (their outcomes are journaled), and
+// return from run(). Sessions still open then are abandoned: their recipients stay unfinished in
+// the journal and are sent again after a restart (DESIGN §4: duplicates bounded by what was in
+// flight).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "admin/status_board.h"
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/scheduler.h"
+#include "intake/intake_engine.h"
+#include "journal/journal.h"
+#include "spool/spool_adapter.h"
+
+namespace bulkq {
+
+class BounceSender;
+
+struct SchedulerLoopParts {
+  const Config* config = nullptr;
+  const Clock* clock = nullptr;
+  Scheduler* scheduler = nullptr;
+  IntakeEngine* intake = nullptr;
+  Journal* journal = nullptr;
+  SpoolAdapter* spool = nullptr;
+  BounceSender* bounces = nullptr;
+  StatusBoard* board = nullptr;
+  EngineLog log;                    // engine and delivery log lines (Postfix-shaped)
+  std::FILE* accounting = nullptr;  // open for appending, or null: no accounting log
+  std::string helo_name;            // our EHLO name and the DSNs' reporting host
+  std::chrono::seconds drain_timeout{30};
+};
+
+class SchedulerLoop {
+ public:
+  // Builds the resolver, the DNS cache (opening its LMDB store) and the delivery engine. Call
+  // on the thread that will run() the loop, or before that thread starts. Empty on success.
+  [[nodiscard]] static std::unique_ptr<SchedulerLoop> create(SchedulerLoopParts parts,
+                                                             std::string& error);
+  virtual ~SchedulerLoop() = default;
+
+  // Runs until stop(); returns when the sessions in flight have reported or drain_timeout passed.
+  virtual void run() = 0;
+  // Any thread.
+  virtual void stop() = 0;
+};
+
+}  // namespace bulkq
