@@ -250,7 +250,8 @@ class MappedHeldMessage final : public HeldMessageReader {
                               std::size_t max_bytes) override {
     if (!error_.empty()) return ReadStep::failed;
     std::size_t passed = 0;
-    while (passed < max_bytes) {
+    // At least one line per call, whatever max_bytes says, so a caller always makes progress.
+    for (bool first = true; first || passed < max_bytes; first = false) {
       if (!cursor_->next()) {
         if (!cursor_->error().empty()) {
           error_ = in_held_file(queue_id_, cursor_->error());
