@@ -5,51 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "journal/lmdb_handles.h"
+
 namespace bulkq {
 namespace {
-
-MDB_val as_val(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
-std::string_view as_view(const MDB_val& val) {
-  return {static_cast<const char*>(val.mv_data), val.mv_size};
-}
-
-// A write transaction aborted unless committed.
-class WriteTransaction {
- public:
-  WriteTransaction() = default;
-  WriteTransaction(const WriteTransaction&) = delete;
-  WriteTransaction& operator=(const WriteTransaction&) = delete;
-  ~WriteTransaction() {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-  }
-  int begin(MDB_env* env) { return mdb_txn_begin(env, nullptr, 0, &txn_); }
-  int commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
-  [[nodiscard]] MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor() = default;
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  ~Cursor() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-  }
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  int get(MDB_val& key, MDB_val& value, MDB_cursor_op op) {
-    return mdb_cursor_get(cursor_, &key, &value, op);
-  }
-  int del() { return mdb_cursor_del(cursor_, 0); }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
 
 // Keys are domains, but the bytes on disk may be anything: show them safely in a log line.
 std::string printable_key(std::string_view key) {
@@ -81,8 +40,8 @@ std::string LmdbDnsCacheStore::open_environment() {
   if (!opened.ok()) return opened.error;
   env_ = std::move(opened.env);
 
-  WriteTransaction txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) {
+  LmdbTransaction txn;
+  if (int rc = txn.begin(env_.get(), 0); rc != 0) {
     return failure("begin the transaction that opens the database", rc);
   }
   MDB_dbi dbi = 0;
@@ -110,13 +69,13 @@ DnsCacheLoadReport LmdbDnsCacheStore::load(const Visit& visit) {
   {
     // A write transaction, so that damaged records are removed in the same pass. It ends before
     // the visitor runs: the visitor may call put() or remove(), and LMDB allows one writer.
-    WriteTransaction txn;
-    if (int rc = txn.begin(env_.get()); rc != 0) {
+    LmdbTransaction txn;
+    if (int rc = txn.begin(env_.get(), 0); rc != 0) {
       report.error = failure("load: begin", rc);
       return report;
     }
     {
-      Cursor cursor;
+      LmdbCursor cursor;
       if (int rc = cursor.open(txn.get(), dbi_); rc != 0) {
         report.error = failure("load: cursor", rc);
         return report;
@@ -173,10 +132,10 @@ std::string LmdbDnsCacheStore::put(std::string_view domain, const DnsCacheRecord
            encoded.error;
   }
   const std::string operation = "put " + std::string(domain);
-  WriteTransaction txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return failure(operation + ": begin", rc);
-  MDB_val key = as_val(domain);
-  MDB_val value = as_val(encoded.bytes);
+  LmdbTransaction txn;
+  if (int rc = txn.begin(env_.get(), 0); rc != 0) return failure(operation + ": begin", rc);
+  MDB_val key = as_mdb_val(domain);
+  MDB_val value = as_mdb_val(encoded.bytes);
   // MDB_MAP_FULL lands here (or at commit): the error names it, the cache keeps working.
   if (int rc = mdb_put(txn.get(), dbi_, &key, &value, 0); rc != 0) return failure(operation, rc);
   if (int rc = txn.commit(); rc != 0) return failure(operation + ": commit", rc);
@@ -187,9 +146,9 @@ std::string LmdbDnsCacheStore::put(std::string_view domain, const DnsCacheRecord
 std::string LmdbDnsCacheStore::remove(std::string_view domain) {
   if (domain.empty() || domain.size() > 511) return {};  // never a key LMDB could hold
   const std::string operation = "remove " + std::string(domain);
-  WriteTransaction txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return failure(operation + ": begin", rc);
-  MDB_val key = as_val(domain);
+  LmdbTransaction txn;
+  if (int rc = txn.begin(env_.get(), 0); rc != 0) return failure(operation + ": begin", rc);
+  MDB_val key = as_mdb_val(domain);
   const int rc = mdb_del(txn.get(), dbi_, &key, nullptr);
   if (rc == MDB_NOTFOUND) return {};
   if (rc != 0) return failure(operation, rc);

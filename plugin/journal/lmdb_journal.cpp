@@ -6,53 +6,14 @@
 
 #include "journal/lmdb_environment.h"
 
+#include "journal/lmdb_handles.h"
+
 namespace bulkq {
 namespace {
-
-MDB_val as_val(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
-std::string_view as_view(const MDB_val& val) {
-  return {static_cast<const char*>(val.mv_data), val.mv_size};
-}
 
 std::string message_operation(const char* operation, MessageId id) {
   return std::string(operation) + " message " + std::to_string(id);
 }
-
-// A read transaction that is aborted however the walk ends.
-class ReadTransaction {
- public:
-  ReadTransaction() = default;
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-  ~ReadTransaction() {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-  }
-  int begin(MDB_env* env) { return mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_); }
-  [[nodiscard]] MDB_txn* get() const { return txn_; }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor() = default;
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  ~Cursor() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-  }
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  int get(MDB_val& key, MDB_val& value, MDB_cursor_op op) {
-    return mdb_cursor_get(cursor_, &key, &value, op);
-  }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
 
 }  // namespace
 
@@ -143,8 +104,8 @@ JournalStatus LmdbJournal::put(MessageId id, const JournalRecord& record) {
   const EncodedJournalRecord encoded = encode_journal_record(record);
   if (!encoded.ok()) return rejected(message_operation("put", id) + ": " + encoded.error);
   const auto key_bytes = encode_journal_key(id);
-  MDB_val key = as_val({key_bytes.data(), key_bytes.size()});
-  MDB_val value = as_val(encoded.bytes);
+  MDB_val key = as_mdb_val({key_bytes.data(), key_bytes.size()});
+  MDB_val value = as_mdb_val(encoded.bytes);
   if (int rc = mdb_put(batch_, messages_dbi_, &key, &value, 0); rc != 0) {
     JournalStatus failure = lmdb_failure(rc, message_operation("put", id));
     fail_batch(failure);
@@ -157,7 +118,7 @@ JournalStatus LmdbJournal::put(MessageId id, const JournalRecord& record) {
 JournalStatus LmdbJournal::set_finished(MessageId id, std::span<const RecipientIndex> recipients) {
   if (JournalStatus s = batch_usable("set finished"); !s.ok()) return s;
   const auto key_bytes = encode_journal_key(id);
-  MDB_val key = as_val({key_bytes.data(), key_bytes.size()});
+  MDB_val key = as_mdb_val({key_bytes.data(), key_bytes.size()});
   MDB_val value{};
   if (int rc = mdb_get(batch_, messages_dbi_, &key, &value); rc != 0) {
     if (rc == MDB_NOTFOUND) {
@@ -182,7 +143,7 @@ JournalStatus LmdbJournal::set_finished(MessageId id, std::span<const RecipientI
     decoded.record.set_finished(r);
   EncodedJournalRecord encoded = encode_journal_record(decoded.record);
   if (!encoded.ok()) return rejected(message_operation("set finished", id) + ": " + encoded.error);
-  MDB_val updated = as_val(encoded.bytes);
+  MDB_val updated = as_mdb_val(encoded.bytes);
   if (int rc = mdb_put(batch_, messages_dbi_, &key, &updated, 0); rc != 0) {
     JournalStatus failure = lmdb_failure(rc, message_operation("set finished: write", id));
     fail_batch(failure);
@@ -194,7 +155,7 @@ JournalStatus LmdbJournal::set_finished(MessageId id, std::span<const RecipientI
 JournalStatus LmdbJournal::remove(MessageId id) {
   if (JournalStatus s = batch_usable("remove"); !s.ok()) return s;
   const auto key_bytes = encode_journal_key(id);
-  MDB_val key = as_val({key_bytes.data(), key_bytes.size()});
+  MDB_val key = as_mdb_val({key_bytes.data(), key_bytes.size()});
   const int rc = mdb_del(batch_, messages_dbi_, &key, nullptr);
   if (rc != 0 && rc != MDB_NOTFOUND) {
     JournalStatus failure = lmdb_failure(rc, message_operation("remove", id));
@@ -207,7 +168,7 @@ JournalStatus LmdbJournal::remove(MessageId id) {
 JournalStatus LmdbJournal::read_highest_id(MDB_txn* txn, MessageId& id) {
   id = 0;
   const std::string_view name(kJournalHighestIdKey);
-  MDB_val key = as_val(name);
+  MDB_val key = as_mdb_val(name);
   MDB_val value{};
   const int rc = mdb_get(txn, meta_dbi_, &key, &value);
   if (rc == MDB_NOTFOUND) return {};
@@ -235,8 +196,8 @@ JournalStatus LmdbJournal::commit_batch() {
   if (batch_highest_id_ > stored_highest) {
     const auto id_bytes = encode_journal_key(batch_highest_id_);
     const std::string_view name(kJournalHighestIdKey);
-    MDB_val key = as_val(name);
-    MDB_val value = as_val({id_bytes.data(), id_bytes.size()});
+    MDB_val key = as_mdb_val(name);
+    MDB_val value = as_mdb_val({id_bytes.data(), id_bytes.size()});
     if (int rc = mdb_put(batch_, meta_dbi_, &key, &value, 0); rc != 0) {
       JournalStatus failure = lmdb_failure(rc, "commit batch: store the highest id");
       abort_batch();
@@ -257,15 +218,15 @@ void LmdbJournal::abort_batch() {
 }
 
 JournalStatus LmdbJournal::walk(const std::function<void(const JournalEntry&)>& visit) {
-  ReadTransaction read;
+  LmdbTransaction read;
   MDB_txn* txn = batch_;
   if (txn != nullptr) {
     if (!batch_error_.ok()) return batch_error_;
   } else {
-    if (int rc = read.begin(env_); rc != 0) return lmdb_failure(rc, "walk: begin");
+    if (int rc = read.begin(env_, MDB_RDONLY); rc != 0) return lmdb_failure(rc, "walk: begin");
     txn = read.get();
   }
-  Cursor cursor;
+  LmdbCursor cursor;
   if (int rc = cursor.open(txn, messages_dbi_); rc != 0) return lmdb_failure(rc, "walk: cursor");
   MDB_val key{};
   MDB_val value{};
@@ -294,7 +255,7 @@ JournalStatus LmdbJournal::walk(const std::function<void(const JournalEntry&)>& 
 
 HighestIdResult LmdbJournal::highest_id() {
   HighestIdResult result;
-  ReadTransaction read;
+  LmdbTransaction read;
   MDB_txn* txn = batch_;
   if (txn != nullptr) {
     if (!batch_error_.ok()) {
@@ -302,7 +263,7 @@ HighestIdResult LmdbJournal::highest_id() {
       return result;
     }
   } else {
-    if (int rc = read.begin(env_); rc != 0) {
+    if (int rc = read.begin(env_, MDB_RDONLY); rc != 0) {
       result.status = lmdb_failure(rc, "highest id: begin");
       return result;
     }
@@ -313,7 +274,7 @@ HighestIdResult LmdbJournal::highest_id() {
   if (!result.ok()) return result;
   // Records written without the meta entry (by hand, or planted by a test) still count: the
   // last well-formed key is the highest id present.
-  Cursor cursor;
+  LmdbCursor cursor;
   if (int rc = cursor.open(txn, messages_dbi_); rc != 0) {
     result.status = lmdb_failure(rc, "highest id: cursor");
     return result;
