@@ -34,7 +34,9 @@ class FakeDeliveryRoutes final : public DeliveryRoutes {
     return answer;
   }
 
-  void set(std::string domain, RouteAnswer answer) { table_[std::move(domain)] = std::move(answer); }
+  void set(std::string domain, RouteAnswer answer) {
+    table_[std::move(domain)] = std::move(answer);
+  }
   // While on, route() keeps its callback until answer_pending().
   void defer_answers(bool on) { defer_ = on; }
   // Calls every kept callback with its answer; returns how many.

@@ -33,7 +33,9 @@ class FakeSmtpSessions {
   [[nodiscard]] std::size_t open() const { return open_.size(); }
   [[nodiscard]] std::size_t max_open() const { return max_open_; }
   [[nodiscard]] int started() const { return started_; }
-  [[nodiscard]] const SmtpSessionRequest& request(std::size_t i) const { return open_.at(i).request; }
+  [[nodiscard]] const SmtpSessionRequest& request(std::size_t i) const {
+    return open_.at(i).request;
+  }
 
   // Ends open session `i` with `result` (the engine's callback runs now).
   void complete(std::size_t i, SmtpSessionResult result) {

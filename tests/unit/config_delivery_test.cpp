@@ -176,9 +176,8 @@ TEST_CASE("config: [delivery] relay forms", "[config][delivery]") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.relay);
-    const ConfigResult result =
-        parse_config(std::string("[delivery]\nmode = \"relay\"\nrelay = \"") + c.relay + "\"\n",
-                     "bulkq.toml");
+    const ConfigResult result = parse_config(
+        std::string("[delivery]\nmode = \"relay\"\nrelay = \"") + c.relay + "\"\n", "bulkq.toml");
     REQUIRE(result.error == "");
     CHECK(result.config.delivery.relay_host == c.host);
     CHECK(result.config.delivery.relay_port == c.port);
@@ -225,8 +224,8 @@ prefetch_queues = 0
   CHECK(n.refresh_ahead == 1);
   CHECK(n.prefetch_queues == 0);
 
-  const ConfigResult upper = parse_config("[dns]\ntimeout = 60000\nprefetch_queues = 1000\n",
-                                          "bulkq.toml");
+  const ConfigResult upper =
+      parse_config("[dns]\ntimeout = 60000\nprefetch_queues = 1000\n", "bulkq.toml");
   REQUIRE(upper.error == "");
   CHECK(upper.config.dns.timeout_ms == 60000);
   CHECK(upper.config.dns.prefetch_queues == 1000);
@@ -310,7 +309,8 @@ TEST_CASE("config: bad [delivery] and [dns] values name file, line and key",
       {"[dns]\nservers = [\"127.0.0.1:99999\"]\n",
        "bulkq.toml:2: dns.servers: \"127.0.0.1:99999\": port \"99999\" is not a number from 1 to "
        "65535"},
-      {"[dns]\ntimeout = 9\n", "bulkq.toml:2: dns.timeout: 9 is out of range (expected 10 to 60000)"},
+      {"[dns]\ntimeout = 9\n",
+       "bulkq.toml:2: dns.timeout: 9 is out of range (expected 10 to 60000)"},
       {"[dns]\ntries = 11\n", "bulkq.toml:2: dns.tries: 11 is out of range (expected 1 to 10)"},
       {"[dns]\ntries = 0\n", "bulkq.toml:2: dns.tries: 0 is out of range (expected 1 to 10)"},
       {"[dns]\nipv6 = 1\n", "bulkq.toml:2: dns.ipv6: expected a boolean, got an integer"},
@@ -320,7 +320,8 @@ TEST_CASE("config: bad [delivery] and [dns] values name file, line and key",
        "bulkq.toml:2: dns.cache_map_size: 0 is out of range (expected 1 to 1048576)"},
       {"[dns]\nmin_ttl = -1\n",
        "bulkq.toml:2: dns.min_ttl: -1 is out of range (expected 0 to 31536000)"},
-      {"[dns]\nmax_ttl = 0\n", "bulkq.toml:2: dns.max_ttl: 0 is out of range (expected 1 to 31536000)"},
+      {"[dns]\nmax_ttl = 0\n",
+       "bulkq.toml:2: dns.max_ttl: 0 is out of range (expected 1 to 31536000)"},
       {"[dns]\nnegative_min_ttl = 31536001\n",
        "bulkq.toml:2: dns.negative_min_ttl: 31536001 is out of range (expected 0 to 31536000)"},
       {"[dns]\nnegative_max_ttl = 0\n",
@@ -408,9 +409,9 @@ TEST_CASE("config: the rules between [delivery] and [dns] keys", "[config][deliv
 
 TEST_CASE("config: several [delivery] errors are all reported, in line order",
           "[config][delivery]") {
-  const ConfigResult result = parse_config(
-      "[delivery]\nport = 0\ntls = \"x\"\n[delivery.timeouts]\nquit = 0\nbogus = 1\n",
-      "bulkq.toml");
+  const ConfigResult result =
+      parse_config("[delivery]\nport = 0\ntls = \"x\"\n[delivery.timeouts]\nquit = 0\nbogus = 1\n",
+                   "bulkq.toml");
   CHECK(result.error ==
         "bulkq.toml:2: delivery.port: 0 is out of range (expected 1 to 65535)\n"
         "bulkq.toml:3: delivery.tls: unknown TLS policy \"x\" (expected opportunistic, required or "

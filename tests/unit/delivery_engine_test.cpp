@@ -105,12 +105,13 @@ struct LogLine {
 struct Harness {
   explicit Harness(DeliveryEngineOptions options = {}, SchedulerLimits limits = {})
       : scheduler(clock, limits),
-        engine(clock, scheduler, journal, spool, routes, sessions.starter(), bounces,
-               std::move(options),
-               [this](LogLevel level, std::string_view text) {
-                 logs.push_back(LogLine{level, std::string(text)});
-               },
-               [this](std::string_view line) { accounting.emplace_back(line); }) {}
+        engine(
+            clock, scheduler, journal, spool, routes, sessions.starter(), bounces,
+            std::move(options),
+            [this](LogLevel level, std::string_view text) {
+              logs.push_back(LogLine{level, std::string(text)});
+            },
+            [this](std::string_view line) { accounting.emplace_back(line); }) {}
 
   // Admits a message (scheduler), holds its file (spool) and stores its record (journal).
   MessageIndex add(MessageId id, const std::string& sender,
@@ -215,9 +216,9 @@ TEST_CASE("delivery: all 2xx commits the bits once, then removes the files, then
   h.sessions.complete_all(0, 250, SmtpStage::data_end, "2.0.0 Ok: queued");
 
   const std::vector<std::string> expected{
-      "journal.begin",         "journal.set_finished:1:01", "journal.set_finished:2:0",
-      "journal.commit",        "spool.remove:Q1",           "spool.remove:Q2",
-      "journal.begin",         "journal.remove:1",          "journal.remove:2",
+      "journal.begin",  "journal.set_finished:1:01", "journal.set_finished:2:0",
+      "journal.commit", "spool.remove:Q1",           "spool.remove:Q2",
+      "journal.begin",  "journal.remove:1",          "journal.remove:2",
       "journal.commit"};
   CHECK(h.events == expected);
   CHECK_FALSE(h.journal_has(1));
@@ -271,8 +272,7 @@ TEST_CASE("delivery: log lines and accounting lines, one per recipient outcome",
   const auto bounced = h.log_lines_with("status=bounced");
   REQUIRE(bounced.size() == 1);
   CHECK(bounced[0].rfind("Q1: to=<c@x.test>, ", 0) == 0);
-  CHECK(bounced[0].find("dsn=5.1.1, status=bounced (550 5.1.1 no such user") !=
-        std::string::npos);
+  CHECK(bounced[0].find("dsn=5.1.1, status=bounced (550 5.1.1 no such user") != std::string::npos);
 
   REQUIRE(h.accounting.size() == 3);
   CHECK(h.accounting_with("\"status\":\"sent\"").size() == 1);
@@ -532,8 +532,8 @@ TEST_CASE("delivery: a 5xx for a message from the null sender finishes without a
 
 TEST_CASE("delivery: NXDOMAIN bounces without a session", "[delivery][engine]") {
   Harness h;
-  h.routes.set("x.test",
-               FakeDeliveryRoutes::failure(RouteAnswer::Kind::permanent_failure, "x.test: NXDOMAIN"));
+  h.routes.set("x.test", FakeDeliveryRoutes::failure(RouteAnswer::Kind::permanent_failure,
+                                                     "x.test: NXDOMAIN"));
   h.add(1, "sender@example.org", {"a@x.test", "b@x.test"});
   h.engine.pump();
   CHECK(h.sessions.started() == 0);
@@ -673,8 +673,7 @@ TEST_CASE("delivery: a held file that is gone drops its recipients without a DSN
   CHECK(h.accounting.size() == 1);
 }
 
-TEST_CASE("delivery: a batch whose only held file is gone needs no session",
-          "[delivery][engine]") {
+TEST_CASE("delivery: a batch whose only held file is gone needs no session", "[delivery][engine]") {
   Harness h;
   h.add(1, "sender@example.org", {"a@x.test"});
   h.spool.inner.erase("Q1");
@@ -714,8 +713,7 @@ TEST_CASE("delivery: max_connections caps the sessions open at once", "[delivery
   CHECK(h.scheduler.messages().size() == 0);
 }
 
-TEST_CASE("delivery: max_connections_per_domain caps one domain's sessions",
-          "[delivery][engine]") {
+TEST_CASE("delivery: max_connections_per_domain caps one domain's sessions", "[delivery][engine]") {
   const std::uint32_t limit = GENERATE(1U, 2U);
   DeliveryEngineOptions options;
   options.max_connections = 10;

@@ -45,7 +45,9 @@ DnsCacheLookup lookup(DnsCacheState state, RouteStatus status, std::string reaso
   return l;
 }
 
-std::size_t first_index(std::size_t) { return 0; }
+std::size_t first_index(std::size_t) {
+  return 0;
+}
 
 // Collects what route() answers.
 struct Answers {
@@ -58,11 +60,10 @@ struct Answers {
 }  // namespace
 
 TEST_CASE("route_answer: a route lists each host's addresses in MX order", "[delivery][routes]") {
-  const DnsCacheLookup l =
-      lookup(DnsCacheState::fresh, RouteStatus::route, "",
-             {host("mx1.x.test", {v6_loopback(), v4(127, 0, 0, 5)}, 10),
-              host("mx2.x.test", {}, 20),  // no address known: skipped
-              host("mx3.x.test", {v4(127, 0, 0, 6)}, 30)});
+  const DnsCacheLookup l = lookup(DnsCacheState::fresh, RouteStatus::route, "",
+                                  {host("mx1.x.test", {v6_loopback(), v4(127, 0, 0, 5)}, 10),
+                                   host("mx2.x.test", {}, 20),  // no address known: skipped
+                                   host("mx3.x.test", {v4(127, 0, 0, 6)}, 30)});
   const RouteAnswer answer = route_answer(l, 2525);
   REQUIRE(answer.kind == RouteAnswer::Kind::route);
   REQUIRE(answer.endpoints.size() == 3);
@@ -78,10 +79,9 @@ TEST_CASE("route_answer: a route lists each host's addresses in MX order", "[del
 }
 
 TEST_CASE("route_answer: a stale route is still a route", "[delivery][routes]") {
-  const RouteAnswer answer =
-      route_answer(lookup(DnsCacheState::stale, RouteStatus::route, "",
-                          {host("mx.x.test", {v4(127, 0, 0, 5)})}),
-                   25);
+  const RouteAnswer answer = route_answer(
+      lookup(DnsCacheState::stale, RouteStatus::route, "", {host("mx.x.test", {v4(127, 0, 0, 5)})}),
+      25);
   REQUIRE(answer.kind == RouteAnswer::Kind::route);
   REQUIRE(answer.endpoints.size() == 1);
   CHECK(answer.endpoints[0].port == 25);
@@ -119,20 +119,18 @@ TEST_CASE("route_answer: temporary failures", "[delivery][routes]") {
 
 TEST_CASE("route_answer: nothing cached yet is temporary", "[delivery][routes]") {
   // Whatever a missing lookup's record holds, it is not used.
-  const RouteAnswer answer =
-      route_answer(lookup(DnsCacheState::missing, RouteStatus::route, "",
-                          {host("mx.x.test", {v4(127, 0, 0, 5)})}),
-                   25);
+  const RouteAnswer answer = route_answer(lookup(DnsCacheState::missing, RouteStatus::route, "",
+                                                 {host("mx.x.test", {v4(127, 0, 0, 5)})}),
+                                          25);
   CHECK(answer.kind == RouteAnswer::Kind::temporary_failure);
   CHECK(answer.reason == "no DNS answer yet");
   CHECK(answer.endpoints.empty());
 }
 
 TEST_CASE("route_answer: a route without any address is temporary", "[delivery][routes]") {
-  const RouteAnswer answer = route_answer(
-      lookup(DnsCacheState::fresh, RouteStatus::route, "",
-             {host("mx1.x.test", {}), host("mx2.x.test", {})}),
-      25);
+  const RouteAnswer answer = route_answer(lookup(DnsCacheState::fresh, RouteStatus::route, "",
+                                                 {host("mx1.x.test", {}), host("mx2.x.test", {})}),
+                                          25);
   CHECK(answer.kind == RouteAnswer::Kind::temporary_failure);
   CHECK(answer.reason == "no address for any MX host");
   CHECK(answer.endpoints.empty());
@@ -174,8 +172,7 @@ TEST_CASE("RelayRoutes: a bracketed IPv6 relay", "[delivery][routes]") {
   CHECK(answers.got[0].endpoints[0].address == "::1");
 }
 
-TEST_CASE("RelayRoutes: a host name is looked up once; callers wait for it",
-          "[delivery][routes]") {
+TEST_CASE("RelayRoutes: a host name is looked up once; callers wait for it", "[delivery][routes]") {
   FakeResolver dns;
   dns.set_host("relay.test", v4(127, 0, 0, 9));
   DomainResolver resolver(dns, first_index);

@@ -120,8 +120,8 @@ TEST_CASE("open_message on every real held file: the lines stream_message gives"
     const std::vector<std::string> expected = streamed(q.spool, id);
     CHECK(expected == read_postcat(name).content);
 
-    for (std::size_t max_bytes : {std::size_t{1}, std::size_t{7}, std::size_t{100},
-                                  std::size_t{64 * 1024}}) {
+    for (std::size_t max_bytes :
+         {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{64 * 1024}}) {
       INFO("max_bytes " << max_bytes);
       HeldMessageOpenResult opened = q.spool.open_message(id);
       REQUIRE(opened.error == "");

@@ -54,8 +54,11 @@ bool exists(const std::string& path) {
 }
 
 const std::vector<std::string> kDsn{"From: MAILER-DAEMON@mx.example.org (Mail Delivery System)",
-                                    "Subject: Undelivered Mail Returned to Sender", "",
-                                    ".a line with a leading dot", "", "last"};
+                                    "Subject: Undelivered Mail Returned to Sender",
+                                    "",
+                                    ".a line with a leading dot",
+                                    "",
+                                    "last"};
 
 }  // namespace
 
@@ -65,8 +68,8 @@ TEST_CASE("sendmail bounce sender: argv and stdin", "[postfix][bounce]") {
   SendmailBounceSender sender(path, "/etc/postfix-bulk", std::chrono::seconds(20));
   const std::string error = sender.submit("sender@example.org", kDsn);
   REQUIRE(error == "");
-  CHECK(saved_argv(dir) == std::vector<std::string>{path, "-C", "/etc/postfix-bulk", "-f", "",
-                                                    "-i", "--", "sender@example.org"});
+  CHECK(saved_argv(dir) == std::vector<std::string>{path, "-C", "/etc/postfix-bulk", "-f", "", "-i",
+                                                    "--", "sender@example.org"});
   CHECK(slurp(dir.path() + "/stdin") ==
         "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\n"
         "Subject: Undelivered Mail Returned to Sender\n"
@@ -83,8 +86,7 @@ TEST_CASE("sendmail bounce sender: no -C for the default configuration directory
   const std::string path = fake_sendmail(dir);
   SendmailBounceSender sender(path, config_directory, std::chrono::seconds(20));
   REQUIRE(sender.submit("a@example.org", {"Subject: x", "", "y"}) == "");
-  CHECK(saved_argv(dir) ==
-        std::vector<std::string>{path, "-f", "", "-i", "--", "a@example.org"});
+  CHECK(saved_argv(dir) == std::vector<std::string>{path, "-f", "", "-i", "--", "a@example.org"});
   CHECK(slurp(dir.path() + "/stdin") == "Subject: x\n\ny\n");
 }
 
@@ -121,8 +123,7 @@ TEST_CASE("sendmail bounce sender: recipients it refuses without running sendmai
   const TempDir dir;
   const std::string path = fake_sendmail(dir);
   SendmailBounceSender sender(path, "", std::chrono::seconds(20));
-  CHECK(sender.submit("-oi@example.org", kDsn) ==
-        "refusing a recipient that looks like an option");
+  CHECK(sender.submit("-oi@example.org", kDsn) == "refusing a recipient that looks like an option");
   CHECK(sender.submit("-bv", kDsn) == "refusing a recipient that looks like an option");
   CHECK(sender.submit("", kDsn) == "no recipient (the original sender was <>)");
   CHECK_FALSE(exists(dir.path() + "/argv"));
