@@ -21,6 +21,7 @@
 #include "config/host_port.h"
 #include "core/domain_name.h"
 #include "core/quoted_text.h"
+#include "core/utf8.h"
 #include "intake/client_network.h"
 #include "intake/intake_handoff.h"
 
@@ -1016,35 +1017,9 @@ std::uint_least32_t line_of_invalid_utf8(std::string_view text) {
   std::uint_least32_t line = 1;
   std::size_t i = 0;
   while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    if (lead < 0x80) {
-      if (lead == '\n') ++line;
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      length = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      if (lead == 0xe0) second_min = 0xa0;  // overlong
-      if (lead == 0xed) second_max = 0x9f;  // UTF-16 surrogates
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      if (lead == 0xf0) second_min = 0x90;  // overlong
-      if (lead == 0xf4) second_max = 0x8f;  // above U+10FFFF
-    } else {
-      return line;
-    }
-    if (text.size() - i < length) return line;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto c = static_cast<unsigned char>(text[i + k]);
-      const unsigned char min = k == 1 ? second_min : 0x80;
-      const unsigned char max = k == 1 ? second_max : 0xbf;
-      if (c < min || c > max) return line;
-    }
+    const std::size_t length = utf8_sequence(text, i);
+    if (length == 0) return line;
+    if (text[i] == '\n') ++line;
     i += length;
   }
   return 0;

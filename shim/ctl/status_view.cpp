@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/utf8.h"
 #include "ctl/admin_reply.h"
 #include "ctl/json_document.h"
 
@@ -122,27 +123,8 @@ std::string terminal_safe(std::string_view text) {
       ++i;
       continue;
     }
-    // Table 3-7 of the Unicode standard: the lead byte fixes the length and the second byte's
-    // range (which excludes overlong forms, surrogates and code points above U+10FFFF).
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xbf;
-    if (u >= 0xc2 && u <= 0xdf) {
-      length = 2;
-    } else if (u >= 0xe0 && u <= 0xef) {
-      length = 3;
-      if (u == 0xe0) low = 0xa0;
-      if (u == 0xed) high = 0x9f;
-    } else if (u >= 0xf0 && u <= 0xf4) {
-      length = 4;
-      if (u == 0xf0) low = 0x90;
-      if (u == 0xf4) high = 0x8f;
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = next >= (k == 1 ? low : 0x80) && next <= (k == 1 ? high : 0xbf);
-    }
+    const std::size_t length = utf8_sequence(text, i);
+    bool valid = length > 0;
     // U+0080–U+009F, the C1 controls, are C2 80 – C2 9F.
     if (valid && u == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) valid = false;
     if (valid) {
