@@ -669,7 +669,9 @@ void apply_delivery_timeouts(const toml::value& value, const std::string& key, C
       {"rset", &t.rset},
       {"quit", &t.quit},
   }};
-  for (const auto& [phase, seconds] : value.as_table()) {
+  for (const auto& entry : value.as_table()) {
+    const std::string& phase = entry.first;
+    const toml::value& seconds = entry.second;
     const std::string phase_key = key + "." + key_part(phase);
     const auto it =
         std::find_if(phases.begin(), phases.end(), [&](const auto& p) { return p.first == phase; });
