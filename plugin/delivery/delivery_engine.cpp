@@ -400,6 +400,7 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
     }
     if (finished_here.empty()) continue;
     if (!journal_open) {
+      if (before_journal_batch_) before_journal_batch_();
       const JournalStatus begun = journal_.begin_batch();
       if (!begun.ok()) {
         log(LogLevel::error, "journal: " + begun.error);
@@ -413,6 +414,10 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
       if (!set.ok()) log(LogLevel::error, "journal: " + set.error);
     }
   }
+  // The session's accounting lines reach the file in one write before its bits are committed:
+  // a kill in between repeats lines (the recipients are sent again), never loses one.
+  if (accounting_ && !accounting_buffer_.empty()) accounting_(accounting_buffer_);
+  accounting_buffer_.clear();
   if (journal_open) {
     const JournalStatus committed = journal_.commit_batch();
     if (!committed.ok()) log(LogLevel::error, "journal: " + committed.error);
@@ -562,7 +567,8 @@ void DeliveryEngine::log_result(const Flight& flight, const BatchRecipient& reci
     account.relay = relay;
     account.reply = result.outcome.text;
     account.attempts = recipient.attempts + 1U;
-    accounting_(accounting_line(account));
+    accounting_buffer_ += accounting_line(account);
+    accounting_buffer_ += '\n';
   }
 }
 
@@ -585,6 +591,7 @@ void DeliveryEngine::remove_finished(std::span<const MessageIndex> finished) {
     scheduler_.forget(m);
   }
   if (removed.empty()) return;
+  if (before_journal_batch_) before_journal_batch_();
   const JournalStatus begun = journal_.begin_batch();
   if (!begun.ok()) {
     log(LogLevel::error, "journal: " + begun.error);

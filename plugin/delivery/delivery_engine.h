@@ -106,7 +106,8 @@ struct DeliveryCounters {
   std::uint64_t waiting_retry = 0;  // recipients waiting for their retry time now
 };
 
-// One line for the delivery log (Postfix-shaped) at a level; one for the accounting log.
+// One line for the delivery log (Postfix-shaped) at a level; the accounting log gets a session's
+// lines (each ending in '\n') in one call.
 using DeliveryLog = std::function<void(LogLevel, std::string_view)>;
 using AccountingSink = std::function<void(std::string_view)>;
 
@@ -129,6 +130,12 @@ class DeliveryEngine {
   // Called with the record bytes of each message removed (the intake's memory estimate).
   void on_message_removed(std::function<void(std::uint64_t heap_bytes)> callback) {
     on_removed_ = std::move(callback);
+  }
+
+  // Called before each journal batch the engine begins: the intake's group commit must be
+  // committed first (one batch is open at a time).
+  void before_journal_batch(std::function<void()> callback) {
+    before_journal_batch_ = std::move(callback);
   }
 
   // The earliest time a recipient waiting out its retry delay or a backing-off queue becomes
@@ -183,6 +190,7 @@ class DeliveryEngine {
   DeliveryLog log_;
   AccountingSink accounting_;
   std::function<void(std::uint64_t)> on_removed_;
+  std::function<void()> before_journal_batch_;
   RetrySchedule schedule_;
   RetryRandom random_;
   bool starting_ = true;
@@ -195,6 +203,7 @@ class DeliveryEngine {
   std::uint64_t waiting_count_ = 0;
   DeliveryCounters counters_;
   std::vector<const DomainQueue*> next_queues_;  // scratch for prefetch
+  std::string accounting_buffer_;                // this session's accounting lines
 };
 
 }  // namespace bulkq

@@ -46,6 +46,7 @@ void IntakeEngine::journal_put(MessageId id, const JournalRecord& record) {
       return;
     }
     batch_open_ = true;
+    batch_opened_at_ = clock_.now();
   }
   const JournalStatus status = journal_.put(id, record);
   if (status.kind == JournalErrorKind::rejected) {
@@ -60,6 +61,7 @@ void IntakeEngine::journal_remove(MessageId id) {
       return;
     }
     batch_open_ = true;
+    batch_opened_at_ = clock_.now();
   }
   (void)journal_.remove(id);
 }
@@ -274,7 +276,10 @@ bool IntakeEngine::step() {
   const TimePoint now = clock_.now();
   bool any = drain_handoff(now);
   if (!pending_.empty()) any = check_pending(now) || any;
-  journal_commit();
+  const Duration window = options_.journal_group_window;
+  if (!batch_open_ || window <= Duration{0} || clock_.now() - batch_opened_at_ >= window) {
+    journal_commit();
+  }
   publish_health();
   return any;
 }

@@ -1,6 +1,10 @@
 #include "milter/scheduler_loop.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <utility>
 
@@ -152,17 +156,15 @@ class AsioSchedulerLoop final : public SchedulerLoop {
       start_smtp_session(io_, std::move(request), std::move(done));
     };
     AccountingSink accounting;
-    if (parts_.accounting != nullptr) {
-      accounting = [file = parts_.accounting](std::string_view line) {
-        std::fwrite(line.data(), 1, line.size(), file);
-        std::fputc('\n', file);
-      };
+    if (parts_.accounting_fd >= 0) {
+      accounting = [this](std::string_view lines) { write_accounting(lines); };
     }
     delivery_ = std::make_unique<DeliveryEngine>(
         clock_, *parts_.scheduler, *parts_.journal, *parts_.spool, *routes_, std::move(start),
         *parts_.bounces, std::move(options), parts_.log, std::move(accounting));
     delivery_->on_message_removed(
         [intake = parts_.intake](std::uint64_t bytes) { intake->note_record_removed(bytes); });
+    delivery_->before_journal_batch([intake = parts_.intake] { intake->flush_journal(); });
     return {};
   }
 
@@ -178,6 +180,24 @@ class AsioSchedulerLoop final : public SchedulerLoop {
  private:
   void log(LogLevel level, std::string_view text) const {
     if (parts_.log) parts_.log(level, text);
+  }
+
+  // One write(2) per session on an O_APPEND descriptor: lines never interleave or tear.
+  void write_accounting(std::string_view lines) {
+    while (!lines.empty()) {
+      const ssize_t n = ::write(parts_.accounting_fd, lines.data(), lines.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (!accounting_failed_) {
+          log(LogLevel::error,
+              std::string("accounting log: write failed: ") + std::strerror(errno));
+        }
+        accounting_failed_ = true;
+        return;
+      }
+      lines.remove_prefix(static_cast<std::size_t>(n));
+    }
+    accounting_failed_ = false;
   }
 
   void schedule_tick(std::chrono::milliseconds delay) {
@@ -204,7 +224,6 @@ class AsioSchedulerLoop final : public SchedulerLoop {
         last_refresh_ = now;
       }
     }
-    if (parts_.accounting != nullptr) std::fflush(parts_.accounting);
     if (intake_busy || delivery_busy || now - last_publish_ >= std::chrono::milliseconds(100)) {
       publish();
       last_publish_ = now;
@@ -279,6 +298,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
   std::unique_ptr<DeliveryRoutes> routes_;
   std::unique_ptr<DeliveryEngine> delivery_;
   std::atomic<bool> stop_requested_{false};
+  bool accounting_failed_ = false;
   bool stopping_ = false;
   SteadyClock::time_point stop_deadline_{};
   SteadyClock::time_point last_publish_{};

@@ -40,9 +40,9 @@ struct SchedulerLoopParts {
   SpoolAdapter* spool = nullptr;
   BounceSender* bounces = nullptr;
   StatusBoard* board = nullptr;
-  EngineLog log;                    // engine and delivery log lines (Postfix-shaped)
-  std::FILE* accounting = nullptr;  // open for appending, or null: no accounting log
-  std::string helo_name;            // our EHLO name and the DSNs' reporting host
+  EngineLog log;           // engine and delivery log lines (Postfix-shaped)
+  int accounting_fd = -1;  // the accounting log, open O_APPEND; -1: none
+  std::string helo_name;   // our EHLO name and the DSNs' reporting host
   std::chrono::seconds drain_timeout{30};
 };
 

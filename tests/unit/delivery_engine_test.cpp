@@ -111,7 +111,16 @@ struct Harness {
             [this](LogLevel level, std::string_view text) {
               logs.push_back(LogLine{level, std::string(text)});
             },
-            [this](std::string_view line) { accounting.emplace_back(line); }) {}
+            [this](std::string_view lines) {
+              // One call per session: whole lines, each ending in '\n'.
+              REQUIRE(!lines.empty());
+              REQUIRE(lines.back() == '\n');
+              while (!lines.empty()) {
+                const std::size_t end = lines.find('\n');
+                accounting.emplace_back(lines.substr(0, end));
+                lines.remove_prefix(end + 1);
+              }
+            }) {}
 
   // Admits a message (scheduler), holds its file (spool) and stores its record (journal).
   MessageIndex add(MessageId id, const std::string& sender,
