@@ -368,7 +368,6 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
   }
 
   // Log lines, then the journal: the finished bits of this whole session in one transaction.
-  bool journal_open = false;
   std::vector<RecipientIndex> finished_here;
   for (std::size_t g = 0; g < batch.message_count(); ++g) {
     const std::span<const BatchRecipient> group = batch.message_group(g);
@@ -399,32 +398,17 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
       }
     }
     if (finished_here.empty()) continue;
-    if (!journal_open) {
-      if (before_journal_batch_) before_journal_batch_();
-      const JournalStatus begun = journal_.begin_batch();
-      if (!begun.ok()) {
-        log(LogLevel::error, "journal: " + begun.error);
-      } else {
-        journal_open = true;
-      }
-    }
-    if (journal_open) {
-      const MessageRecord& record = scheduler_.messages()[group.front().message];
-      const JournalStatus set = journal_.set_finished(record.id(), finished_here);
-      if (!set.ok()) log(LogLevel::error, "journal: " + set.error);
-    }
+    const MessageRecord& record = scheduler_.messages()[group.front().message];
+    pending_bits_.push_back(PendingBits{record.id(), finished_here});
   }
   // The session's accounting lines reach the file in one write before its bits are committed:
   // a kill in between repeats lines (the recipients are sent again), never loses one.
   if (accounting_ && !accounting_buffer_.empty()) accounting_(accounting_buffer_);
   accounting_buffer_.clear();
-  if (journal_open) {
-    const JournalStatus committed = journal_.commit_batch();
-    if (!committed.ok()) log(LogLevel::error, "journal: " + committed.error);
-  }
 
-  std::vector<MessageIndex> finished_messages;
-  scheduler_.complete(batch, outcomes, finished_messages);
+  const std::size_t finished_before = awaiting_removal_.size();
+  scheduler_.complete(batch, outcomes, awaiting_removal_);
+  const bool any_finished = awaiting_removal_.size() > finished_before;
 
   const std::string domain = batch.domain;
   if (!waiting.empty()) {
@@ -444,9 +428,10 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
                               " in a row)");
     }
   }
-  remove_finished(finished_messages);
   flights_.erase(flight.id);  // `flight` and `batch` die here
   release_connection(domain);
+  (void)any_finished;
+  if (!options_.group_commit) (void)commit();
 }
 
 void DeliveryEngine::release_connection(const std::string& domain) {
@@ -572,11 +557,14 @@ void DeliveryEngine::log_result(const Flight& flight, const BatchRecipient& reci
   }
 }
 
-void DeliveryEngine::remove_finished(std::span<const MessageIndex> finished) {
-  if (finished.empty()) return;
-  std::vector<MessageId> removed;
-  removed.reserve(finished.size());
-  for (const MessageIndex m : finished) {
+bool DeliveryEngine::commit() {
+  if (!pending_bits_.empty() || !pending_record_removals_.empty()) {
+    if (!write_journal()) return false;
+  }
+  if (awaiting_removal_.empty()) return true;
+  // The bits are durable: the held files of finished messages go, then (in the next commit)
+  // their records.
+  for (const MessageIndex m : awaiting_removal_) {
     const MessageRecord& record = scheduler_.messages()[m];
     const std::string queue_id(record.spool().queue_id);
     const SpoolResult gone = spool_.remove(queue_id);
@@ -585,22 +573,38 @@ void DeliveryEngine::remove_finished(std::span<const MessageIndex> finished) {
       log(LogLevel::error, queue_id + ": " + gone.error);
     } else {
       log(LogLevel::info, queue_id + ": removed");
-      removed.push_back(record.id());
+      pending_record_removals_.push_back(record.id());
     }
     if (on_removed_) on_removed_(record.heap_bytes());
     scheduler_.forget(m);
   }
-  if (removed.empty()) return;
+  awaiting_removal_.clear();
+  if (!options_.group_commit && !pending_record_removals_.empty()) return write_journal();
+  return true;
+}
+
+bool DeliveryEngine::write_journal() {
   if (before_journal_batch_) before_journal_batch_();
   const JournalStatus begun = journal_.begin_batch();
   if (!begun.ok()) {
     log(LogLevel::error, "journal: " + begun.error);
-    return;
+    return false;
   }
-  for (const MessageId id : removed)
+  for (const PendingBits& bits : pending_bits_) {
+    const JournalStatus set = journal_.set_finished(bits.id, bits.recipients);
+    if (!set.ok()) log(LogLevel::error, "journal: " + set.error);
+  }
+  for (const MessageId id : pending_record_removals_)
     (void)journal_.remove(id);
   const JournalStatus committed = journal_.commit_batch();
-  if (!committed.ok()) log(LogLevel::error, "journal: " + committed.error);
+  if (!committed.ok()) {
+    // Everything stays pending and is written again by the next commit().
+    log(LogLevel::error, "journal: " + committed.error);
+    return false;
+  }
+  pending_bits_.clear();
+  pending_record_removals_.clear();
+  return true;
 }
 
 }  // namespace bulkq

@@ -10,8 +10,9 @@
 //
 // A batch's life: next_batch → route (cache answer, or a wait on DNS) → one session carrying the
 // batch's messages (content streamed from the held files) → per-recipient outcomes:
-//   - 2xx: finished. The bits of one session are committed in one journal transaction, then the
-//     held files of finished messages are removed, then their records (so a crash in between
+//   - 2xx: finished. The bits of one session (or, with group_commit, of every session that ended
+//     within one event-loop round) are committed in one journal transaction, then the held files
+//     of finished messages are removed, then their records (so a crash in between
 //     leaves a record whose file is gone, which recovery drops, never a marked file without a
 //     record, which recovery would adopt and send again);
 //   - 4xx for a recipient: deferred, refiled after its own backoff (exponential, jittered);
@@ -19,7 +20,8 @@
 //     the domain backs off;
 //   - 5xx, NXDOMAIN, null MX, or past max_lifetime: a DSN to the sender through the MTA, then
 //     finished. A DSN that cannot be handed over leaves the recipient deferred (tried again).
-// Duplicates after a crash are bounded by the sessions in flight: bits are committed per session.
+// Duplicates after a crash are bounded by the sessions in flight (and, with group_commit, those
+// that ended within the last round, whose bits were not committed yet).
 #pragma once
 
 #include <cstdint>
@@ -81,7 +83,7 @@ struct DeliveryEngineOptions {
   std::string helo_name = "localhost";
   std::string reporting_host = "localhost";  // DSN From/Reporting-MTA
   std::uint32_t max_connections = 32;
-  std::uint32_t max_connections_per_domain = 2;
+  std::uint32_t max_connections_per_domain = 8;
   std::uint32_t max_messages_per_connection = 100;
   TlsPolicy tls = TlsPolicy::opportunistic;
   std::map<std::string, TlsPolicy, std::less<>> tls_by_domain;
@@ -89,6 +91,9 @@ struct DeliveryEngineOptions {
   SmtpTimeouts timeouts;
   std::uint32_t prefetch_queues = 16;
   std::uint64_t random_seed = 1;
+  // false: every session's outcomes are committed when it ends. true: they wait for commit(),
+  // which the event loop calls once per round, so sessions ending together share one fsync.
+  bool group_commit = false;
 };
 
 struct DeliveryCounters {
@@ -123,6 +128,16 @@ class DeliveryEngine {
   // Refiles recipients whose retry time came, starts batches while sessions are free, and asks
   // for the next queues' DNS ahead. True if it started anything.
   bool pump();
+
+  // Makes the finished bits of ended sessions durable (one journal transaction with the record
+  // removals still due), then removes the held files of finished messages; their records go in
+  // the next commit. With group_commit the event loop calls it every round; otherwise each
+  // session's end does. False if the journal could not be written (all stays pending).
+  bool commit();
+  [[nodiscard]] bool commit_pending() const {
+    return !pending_bits_.empty() || !awaiting_removal_.empty() ||
+           !pending_record_removals_.empty();
+  }
 
   // Stops starting batches (bulkqd is stopping); sessions in flight finish normally.
   void stop_starting() { starting_ = false; }
@@ -170,7 +185,7 @@ class DeliveryEngine {
                     std::vector<RecipientOutcome>& outcomes);
   void log_result(const Flight& flight, const BatchRecipient& recipient,
                   const RecipientResult& result, LogStatus status);
-  void remove_finished(std::span<const MessageIndex> finished);
+  bool write_journal();
   void release_connection(const std::string& domain);
   void refile_due(TimePoint now);
   void prefetch_next(TimePoint now);
@@ -204,6 +219,13 @@ class DeliveryEngine {
   DeliveryCounters counters_;
   std::vector<const DomainQueue*> next_queues_;  // scratch for prefetch
   std::string accounting_buffer_;                // this session's accounting lines
+  struct PendingBits {
+    MessageId id = 0;
+    std::vector<RecipientIndex> recipients;
+  };
+  std::vector<PendingBits> pending_bits_;           // finished recipients not yet committed
+  std::vector<MessageIndex> awaiting_removal_;      // finished messages: files go after the bits
+  std::vector<MessageId> pending_record_removals_;  // files gone: records go in the next commit
 };
 
 }  // namespace bulkq

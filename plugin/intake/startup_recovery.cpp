@@ -46,6 +46,13 @@ RecoveryReport IntakeEngine::recover() {
     next_id = std::max(next_id, id + 1);
     const std::string name = plain_or_quoted(record.queue_id, 40);
     const HeldFileCheck check = spool_.check(record.queue_id);
+    if (check.state == HeldFileState::missing && record.recipient_count > 0 &&
+        record.finished_count() == record.recipient_count) {
+      // Delivery removed the file and was stopped before removing the record: done already.
+      journal_remove(id);
+      ++recovery_.finished;
+      continue;
+    }
     if (check.state == HeldFileState::missing) {
       log(LogLevel::warning, name + ": journal record of message " + std::to_string(id) +
                                  " dropped: its held file is gone (released or removed by an "

@@ -151,6 +151,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     options.timeouts = smtp_timeouts(config_.delivery.timeouts);
     options.prefetch_queues = config_.dns.prefetch_queues;
     options.random_seed = random_();
+    options.group_commit = true;
     StartSession start = [this](SmtpSessionRequest request,
                                 std::function<void(SmtpSessionResult)> done) {
       start_smtp_session(io_, std::move(request), std::move(done));
@@ -218,6 +219,8 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     const bool intake_busy = parts_.intake->step();
     bool delivery_busy = false;
     if (delivery_) {
+      // One journal transaction for every session that ended since the last round.
+      if (delivery_->commit_pending()) (void)delivery_->commit();
       delivery_busy = delivery_->pump();
       if (dns_ && now - last_refresh_ >= std::chrono::seconds(1)) {
         dns_->refresh(clock_.now());
@@ -230,6 +233,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     }
     if (stopping_) {
       const std::size_t open = delivery_ ? delivery_->sessions_open() : 0;
+      if (delivery_) (void)delivery_->commit();
       if (open == 0 || now >= stop_deadline_) {
         if (open > 0) {
           log(LogLevel::warning, std::to_string(open) +

@@ -914,3 +914,37 @@ TEST_CASE("delivery: a journal that cannot be written is logged; delivery goes o
   CHECK(h.engine.counters().sent == 2);
   CHECK(h.scheduler.messages().size() == 0);
 }
+
+TEST_CASE("delivery: group commit — sessions that end together share one journal transaction",
+          "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.group_commit = true;
+  Harness h(options);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  h.add(2, "sender@example.org", {"b@y.test"});
+  h.events.clear();
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 2);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);  // the other one, now first
+  // Nothing is written, and no file removed, until the event loop's round commits.
+  CHECK(h.events.empty());
+  CHECK(h.engine.commit_pending());
+  CHECK(h.journal_has(1));
+
+  REQUIRE(h.engine.commit());
+  CHECK(h.events == std::vector<std::string>{"journal.begin", "journal.set_finished:1:0",
+                                             "journal.set_finished:2:0", "journal.commit",
+                                             "spool.remove:Q1", "spool.remove:Q2"});
+  // The records go in the next round's transaction, after their files.
+  CHECK(h.journal_has(1));
+  CHECK(h.engine.commit_pending());
+  h.events.clear();
+  REQUIRE(h.engine.commit());
+  CHECK(h.events == std::vector<std::string>{"journal.begin", "journal.remove:1",
+                                             "journal.remove:2", "journal.commit"});
+  CHECK_FALSE(h.journal_has(1));
+  CHECK_FALSE(h.journal_has(2));
+  CHECK_FALSE(h.engine.commit_pending());
+  CHECK(h.scheduler.messages().size() == 0);
+}

@@ -219,6 +219,9 @@ TEST_CASE("recovery rebuilds queues, adopts, drops and finishes", "[intake][engi
   // 12: every recipient finished before the kill → file removed, record removed.
   put(12, "Q12", 2, {0, 1}, MessageState::queued);
   f.spool.hold(envelope_of("Q12", 12, {"a@one.test", "b@one.test"}));
+  // 17: every recipient finished and the file already removed (killed between the removal and
+  // the record's) → finished too, without a warning.
+  put(17, "Q17", 1, {0}, MessageState::queued);
   // 13: pending, file not complete yet → waits again.
   put(13, "Q13", 1, {}, MessageState::pending_commit);
   f.spool.hold(envelope_of("Q13", 13, {"a@one.test"}), HeldFileState::incomplete);
@@ -244,7 +247,7 @@ TEST_CASE("recovery rebuilds queues, adopts, drops and finishes", "[intake][engi
   CHECK(report.recovered == 2);  // 10, 16
   CHECK(report.adopted == 2);    // 20, 99 (under Q14)
   CHECK(report.dropped == 2);    // 11, 14
-  CHECK(report.finished == 1);   // 12
+  CHECK(report.finished == 2);   // 12, 17
   CHECK(report.pending == 1);    // 13
   CHECK(report.errors == 1);     // 15
   CHECK(report.next_id == 100);
@@ -270,6 +273,8 @@ TEST_CASE("recovery rebuilds queues, adopts, drops and finishes", "[intake][engi
   CHECK(f.spool.removed() == std::vector<std::string>{"Q12"});
   CHECK(f.spool.has("QADMIN"));
   CHECK(f.logged("Q11: journal record of message 11 dropped"));
+  CHECK_FALSE(f.logged("Q17"));
+  CHECK(f.journal.committed().count(17) == 0);
   CHECK(f.logged("1 held message(s) without bulkq's marker left alone"));
 
   const EngineStatus status = f.engine.status();
