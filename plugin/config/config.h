@@ -195,7 +195,7 @@ struct DeliveryConfig {
   std::uint16_t port = 25;             // mode = direct: the destination port at each MX host
   std::string helo_name;               // our EHLO name; empty: Postfix's myhostname
   std::uint32_t max_connections = 32;  // SMTP sessions open at once, in all
-  std::uint32_t max_connections_per_domain = 2;  // sessions open at once to one domain
+  std::uint32_t max_connections_per_domain = 8;  // sessions open at once to one domain
   std::uint32_t max_messages_per_connection = 100;
   TlsSetting tls = TlsSetting::opportunistic;
   std::vector<DomainTls> tls_policy;  // per-domain exceptions ([delivery.tls_policy])

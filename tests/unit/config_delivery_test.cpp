@@ -34,7 +34,7 @@ TEST_CASE("config: [delivery] and [dns] defaults", "[config][delivery]") {
   CHECK(d.port == 25);
   CHECK(d.helo_name.empty());
   CHECK(d.max_connections == 32);
-  CHECK(d.max_connections_per_domain == 2);
+  CHECK(d.max_connections_per_domain == 8);
   CHECK(d.max_messages_per_connection == 100);
   CHECK(d.tls == TlsSetting::opportunistic);
   CHECK(d.tls_policy.empty());
