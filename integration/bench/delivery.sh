@@ -34,6 +34,7 @@
 #   BULKQ_BENCH_SCALE=0.1 integration/bench/delivery.sh    N = 2 000 (a quick run)
 #   BULKQ_BENCH_MESSAGES=5000 integration/bench/delivery.sh
 #   BULKQ_BENCH_RUNS="ceiling bq10" integration/bench/delivery.sh   only some runs
+#   BULKQ_BENCH_DELIVERY_EXTRA=$'max_connections_per_domain = 2' ...  more [delivery] keys
 # Needs root; binaries from BULKQ_BUILD_DIR (scripts/bench delivery uses build/bench-delivery).
 # Prints figures; asserts nothing about speed (a run whose recipients did not all arrive is
 # flagged CHECK).
@@ -355,7 +356,7 @@ echo "  machine: $(nproc) CPUs, load now $(cut -d' ' -f1-3 /proc/loadavg); total
 echo "  Postfix: defaults (default_destination_concurrency_limit 20, default_process_limit 100, connection cache on demand);"
 echo "           campaign domains routed by transport_maps to the sinks' addresses (no DNS lookups: favours Postfix)"
 echo "  bulkq:   direct mode, MX via dnsmasq (cold DNS cache each run), delivery limits"
-echo "           (max_connections 32, max_connections_per_domain 2, max_messages_per_connection ${per_connection:-100}$([ -z "$per_connection" ] && echo ': the defaults'))"
+echo "           (max_connections 32, max_connections_per_domain 8, max_messages_per_connection ${per_connection:-100}$([ -z "$per_connection" ] && [ -z "${BULKQ_BENCH_DELIVERY_EXTRA:-}" ] && echo ': the defaults')${BULKQ_BENCH_DELIVERY_EXTRA:+; also: ${BULKQ_BENCH_DELIVERY_EXTRA//$'\n'/, }})"
 if [ -n "${R[ceiling.smtp-sink]:-}" ]; then
   echo "  ceiling: smtp-source -d -s 20 → smtp-sink ${R[ceiling.smtp-sink]} msg/s; → bulkq_test_sink ${R[ceiling.test-sink]} msg/s ($ceiling_messages x 1 KB, loopback)"
 fi

@@ -125,7 +125,13 @@ void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   flight->started = now;
   const std::string& domain = flight->batch.domain;
   const std::uint32_t sessions = ++domain_sessions_[domain];
-  if (sessions >= options_.max_connections_per_domain) {
+  // A further session to a domain opens only while a full batch is waiting for it: a trickle
+  // (mail still arriving) gathers into the next batch of the session already open instead of
+  // being spread over many connections.
+  const DomainQueue* queue = scheduler_.queues().find(domain);
+  const bool full_batch_waiting =
+      queue != nullptr && queue->size() >= scheduler_.limits().batch_max_recipients;
+  if (sessions >= options_.max_connections_per_domain || !full_batch_waiting) {
     (void)scheduler_.queues().set_hold(domain, QueueHold::connection_limit, true, now);
   }
   const std::uint64_t id = flight->id;

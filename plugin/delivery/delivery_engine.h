@@ -83,6 +83,7 @@ struct DeliveryEngineOptions {
   std::string helo_name = "localhost";
   std::string reporting_host = "localhost";  // DSN From/Reporting-MTA
   std::uint32_t max_connections = 32;
+  // Sessions to one domain at once; beyond the first, only while a full batch waits for it.
   std::uint32_t max_connections_per_domain = 8;
   std::uint32_t max_messages_per_connection = 100;
   TlsPolicy tls = TlsPolicy::opportunistic;

@@ -948,3 +948,25 @@ TEST_CASE("delivery: group commit — sessions that end together share one journ
   CHECK_FALSE(h.engine.commit_pending());
   CHECK(h.scheduler.messages().size() == 0);
 }
+
+TEST_CASE("delivery: a further session to a domain opens only for a full batch",
+          "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.max_connections_per_domain = 8;
+  Harness h(options, SchedulerLimits{SelectionPolicy::fair, 2});
+  // Three recipients, batches of two: the one left over waits for the open session.
+  h.add(1, "sender@example.org", {"a@x.test", "b@x.test", "c@x.test"});
+  REQUIRE(h.engine.pump());
+  CHECK(h.sessions.open() == 1);
+  CHECK_FALSE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  REQUIRE(h.engine.pump());
+  CHECK(h.sessions.open() == 1);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().sent == 3);
+
+  // Five recipients: after the first batch, a full batch (two) still waits → a second session.
+  h.add(2, "sender@example.org", {"d@x.test", "e@x.test", "f@x.test", "g@x.test", "h@x.test"});
+  REQUIRE(h.engine.pump());
+  CHECK(h.sessions.open() == 2);
+}
