@@ -67,6 +67,11 @@ wait_sink_stat tls recipients 1 60
 assert_eq "ok.test and slow.test recipients" \
   "a@ok.test d451-c@ok.test f@slow.test g@slow.test t450-b@ok.test" \
   "$(sink_recipients_received ok | tr '\n' ' ' | sed 's/ $//')"
+# A session's lines are logged when it ends (after QUIT, 300 ms late on the slow server): the
+# sink may count a recipient a moment before bulkqd's line for it is written.
+h_wait_until 30 "t450 sent line" h_maillog_like 't450-b@ok\.test>, .*status=sent \(250 '
+h_wait_until 30 "slow.test sent line" \
+  h_maillog_like 'f@slow\.test>, relay=mx\.slow\.test\[127\.0\.0\.23\]:[0-9]+, .*status=sent'
 assert_grep "t450 deferred first" 't450-b@ok\.test>, .*dsn=4\.[0-9.]+, status=deferred \(450 ' "$BULKQD_LOG"
 assert_grep "t450 sent after" 't450-b@ok\.test>, .*status=sent \(250 ' "$BULKQD_LOG"
 assert_grep "d451 deferred first" 'd451-c@ok\.test>, .*status=deferred \(451 ' "$BULKQD_LOG"
@@ -89,10 +94,9 @@ h_log "ok: 550 bounced with a DSN to $from"
 # 421 at greeting and a dropped connection: deferred with domain backoff, nothing bounced.
 h_wait_until 30 "flaky.test deferred" h_maillog_like 'e@flaky\.test>, .*status=deferred'
 h_wait_until 30 "drop.test deferred" h_maillog_like 'h@drop\.test>, .*status=deferred'
-assert_grep "domain backoff logged" 'flaky\.test: deferring new connections for ' "$BULKQD_LOG"
+h_wait_until 10 "domain backoff logged" h_maillog_like 'flaky\.test: deferring new connections for '
 assert_no_grep "flaky.test not bounced" 'e@flaky\.test>, .*status=bounced' "$BULKQD_LOG"
-[ "$(status_field delivery.domain_backoffs)" -ge 2 ] ||
-  h_fail "delivery.domain_backoffs is $(status_field delivery.domain_backoffs), expected >= 2"
+wait_status delivery.domain_backoffs -ge 2
 # The servers recover (same address and port, no fault): the mail goes through.
 stop_test_sink flaky
 start_test_sink flaky2 127.0.0.22
