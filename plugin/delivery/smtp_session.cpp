@@ -72,25 +72,114 @@ SmtpStatus status_for_command_error(SmtpCommandError error, bool sender) {
   }
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One client context for every session: building an SSL_CTX is costly, and SSL_new from a
+// shared one is thread-safe. Opportunistic and (for now) required TLS do not verify the peer.
+asio::ssl::context& client_tls_context() {
+  static asio::ssl::context context = [] {
+    asio::ssl::context made(asio::ssl::context::tls_client);
+    made.set_verify_mode(asio::ssl::verify_none);
+    return made;
+  }();
+  return context;
+}
+
+class Session final : public SmtpConnection, public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::io_context& io, SmtpSessionRequest request)
-      : io_(io),
-        request_(std::move(request)),
-        socket_(io),
-        timer_(io),
-        ssl_context_(asio::ssl::context::tls_client) {
-    // Opportunistic and (for now) required TLS do not verify the peer: see the header.
-    ssl_context_.set_verify_mode(asio::ssl::verify_none);
+  Session(asio::io_context& io, SmtpSessionRequest request,
+          std::function<void(SmtpSessionResult)> done)
+      : io_(io), request_(std::move(request)), done_(std::move(done)), socket_(io), timer_(io) {
+    prepare_results();
+  }
+
+  asio::awaitable<void> run() {
+    co_await open_and_send();
+    for (;;) {
+      if (!keepable()) {
+        if (finished_normally_) co_await quit();
+        close_socket();
+        report(false);
+        co_return;
+      }
+      report(true);  // the owner may call next_batch() or close_idle() from within
+      const IdleEnd end = co_await wait_idle();
+      if (end != IdleEnd::batch) {
+        if (end == IdleEnd::quit) co_await quit();
+        close_socket();
+        co_return;
+      }
+      begin_batch();
+      co_await send_reused();
+    }
+  }
+
+  // Ends the session after an exception escaped the coroutine (memory exhaustion, an Asio bug):
+  // every undecided recipient of the batch in progress is a transport failure, so nothing is
+  // lost.
+  void fail_from_exception(std::string_view what) {
+    if (done_) {
+      if (!result_.failure && !result_.session_reply) {
+        fail(TransportFailure::connection_lost, stage_, "internal error: " + std::string(what));
+      }
+      end_session(next_message_);
+    }
+    close_socket();
+    if (done_) report(false);
+  }
+
+  // ---- SmtpConnection ---------------------------------------------------------------------
+
+  [[nodiscard]] bool idle() const override {
+    return phase_ == Phase::idle && connected_ && !pending_ && !close_requested_;
+  }
+
+  void next_batch(std::vector<SmtpMessage> messages,
+                  std::function<void(SmtpSessionResult)> done) override {
+    if (!idle()) {
+      SmtpSessionResult refused;
+      refused.failure = TransportFailure::connection_lost;
+      refused.failure_detail = "the kept connection is no longer open";
+      refused.messages.resize(messages.size());
+      for (std::size_t m = 0; m < messages.size(); ++m) {
+        refused.affected_messages.push_back(m);
+        refused.messages[m].recipients.resize(messages[m].recipients.size());
+        for (SmtpRecipientResult& r : refused.messages[m].recipients)
+          r.verdict.transport = TransportFailure::connection_lost;
+      }
+      done(std::move(refused));
+      return;
+    }
+    pending_ = std::move(messages);
+    done_ = std::move(done);
+    wake();
+  }
+
+  void close_idle() override {
+    if (phase_ != Phase::idle || pending_) return;
+    close_requested_ = true;
+    wake();
+  }
+
+ private:
+  enum class Outcome { finished, retry_without_tls };
+  enum class Phase { busy, idle, closed };
+  enum class IdleEnd { batch, quit, hung_up };
+
+  // ---- batches and idling -----------------------------------------------------------------
+
+  void prepare_results() {
+    result_ = SmtpSessionResult{};
     result_.messages.resize(request_.messages.size());
-    decided_.resize(request_.messages.size());
+    decided_.assign(request_.messages.size(), {});
     for (std::size_t m = 0; m < request_.messages.size(); ++m) {
       result_.messages[m].recipients.resize(request_.messages[m].recipients.size());
       decided_[m].assign(request_.messages[m].recipients.size(), false);
     }
+    next_message_ = 0;
+    replies_in_batch_ = 0;
+    finished_normally_ = false;
   }
 
-  asio::awaitable<void> run() {
+  asio::awaitable<void> open_and_send() {
     bool without_tls = request_.tls == TlsPolicy::off;
     for (int attempt = 0; attempt < 2; ++attempt) {
       const Outcome outcome = co_await converse(without_tls);
@@ -99,23 +188,89 @@ class Session : public std::enable_shared_from_this<Session> {
       result_.tls_fallback = true;
       reset_connection();
     }
-    close();
   }
 
-  SmtpSessionResult take_result() { return std::move(result_); }
+  [[nodiscard]] bool keepable() const {
+    return request_.keep_idle.count() > 0 && finished_normally_ && connected_ && !result_.failure &&
+           !result_.session_reply && !closing_ && !close_requested_;
+  }
 
-  // Ends the session after an exception escaped the coroutine (memory exhaustion, an Asio bug):
-  // every undecided recipient is a transport failure, so nothing is lost.
-  void fail_from_exception(std::string_view what) {
-    if (!result_.failure && !result_.session_reply) {
-      fail(TransportFailure::connection_lost, stage_, "internal error: " + std::string(what));
+  // Hands the batch's result to its owner; with `keep`, the connection goes with it, idle.
+  void report(bool keep) {
+    for (const SmtpMessageResult& message : result_.messages) {
+      if (message.attempted) ++messages_used_;
     }
-    end_session(next_message_);
-    close();
+    std::function<void(SmtpSessionResult)> done = std::move(done_);
+    done_ = nullptr;
+    SmtpSessionResult out = std::move(result_);
+    result_ = SmtpSessionResult{};
+    phase_ = keep ? Phase::idle : Phase::closed;
+    if (keep) out.connection = shared_from_this();
+    if (done) done(std::move(out));
   }
 
- private:
-  enum class Outcome { finished, retry_without_tls };
+  // Waits for the next batch, close_idle(), the end of keep_idle, or the server: anything it
+  // sends while no command is outstanding (a 421 before it hangs up, or the end of the stream)
+  // ends the connection. The wait only polls readability, so nothing is consumed.
+  asio::awaitable<IdleEnd> wait_idle() {
+    if (!pending_ && !close_requested_) {
+      boost::system::error_code ec;
+      waiting_idle_ = true;
+      arm(request_.keep_idle);
+      co_await socket_.async_wait(tcp::socket::wait_read,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      waiting_idle_ = false;
+      const bool timed_out = disarm();
+      if (!ec && !timed_out && !pending_ && !close_requested_) {
+        phase_ = Phase::closed;
+        connected_ = false;
+        co_return IdleEnd::hung_up;
+      }
+    }
+    if (pending_) {
+      phase_ = Phase::busy;
+      co_return IdleEnd::batch;
+    }
+    phase_ = Phase::closed;
+    co_return IdleEnd::quit;
+  }
+
+  void wake() {
+    if (!waiting_idle_) return;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  void begin_batch() {
+    request_.messages = std::move(*pending_);
+    pending_.reset();
+    prepare_results();
+    result_.endpoint = endpoint_;
+    result_.tls = tls_.has_value();
+    result_.tls_fallback = tls_fallback_;
+    result_.pipelining = capabilities_.pipelining;
+    result_.reused = true;
+    result_.earlier_messages = messages_used_;
+  }
+
+  // A batch over a kept connection. When no command of it got any reply because the server had
+  // closed the connection meanwhile, the result says so: the batch was never seen, so it must
+  // not count as the destination's failure, and its owner sends it over a new connection.
+  asio::awaitable<void> send_reused() {
+    co_await send_messages();
+    result_.stale_connection = result_.failure == TransportFailure::connection_lost &&
+                               !result_.protocol_error && replies_in_batch_ == 0;
+  }
+
+  asio::awaitable<void> send_messages() {
+    finished_normally_ = false;
+    for (std::size_t m = 0; m < request_.messages.size(); ++m) {
+      next_message_ = m;
+      if (!co_await transaction(m)) co_return;
+    }
+    next_message_ = request_.messages.size();
+    finished_normally_ = true;
+  }
 
   // ---- the conversation -------------------------------------------------------------------
 
@@ -156,13 +311,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     result_.pipelining = capabilities_.pipelining;
-
-    for (std::size_t m = 0; m < request_.messages.size(); ++m) {
-      next_message_ = m;
-      if (!co_await transaction(m)) co_return Outcome::finished;
-    }
-    next_message_ = request_.messages.size();
-    co_await quit();
+    tls_fallback_ = result_.tls_fallback;
+    co_await send_messages();
     co_return Outcome::finished;
   }
 
@@ -224,7 +374,7 @@ class Session : public std::enable_shared_from_this<Session> {
            "server sent data after its STARTTLS reply");
       co_return TlsStep::failed;
     }
-    tls_.emplace(socket_, ssl_context_);
+    tls_.emplace(socket_, client_tls_context());
     boost::system::error_code ec;
     arm(request_.timeouts.starttls);
     co_await tls_->async_handshake(asio::ssl::stream_base::client,
@@ -434,6 +584,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const bool timed_out = disarm();
       if (!ec) {
         result_.endpoint = i;
+        endpoint_ = i;
         connected_ = true;
         co_return true;
       }
@@ -472,6 +623,7 @@ class Session : public std::enable_shared_from_this<Session> {
       SmtpReplyParseStep step = parser_.next();
       if (step.status == SmtpReplyStatus::reply) {
         disarm();
+        ++replies_in_batch_;
         if (step.reply.code == 421) closing_ = step.reply;
         co_return std::move(step.reply);
       }
@@ -530,12 +682,13 @@ class Session : public std::enable_shared_from_this<Session> {
     closing_.reset();
   }
 
-  void close() {
+  void close_socket() {
     boost::system::error_code ignored;
     timer_.cancel();
     tls_.reset();
     socket_.close(ignored);
     connected_ = false;
+    phase_ = Phase::closed;
   }
 
   // ---- results ----------------------------------------------------------------------------
@@ -617,12 +770,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::io_context& io_;
   SmtpSessionRequest request_;
+  std::function<void(SmtpSessionResult)> done_;  // the batch in progress's; empty while idle
   SmtpSessionResult result_;
   std::vector<std::vector<bool>> decided_;  // [message][recipient]
 
   tcp::socket socket_;
   asio::steady_timer timer_;
-  asio::ssl::context ssl_context_;
   std::optional<asio::ssl::stream<tcp::socket&>> tls_;  // set once STARTTLS succeeded
   std::array<char, 16 * 1024> read_buffer_{};
   SmtpReplyParser parser_;
@@ -635,6 +788,16 @@ class Session : public std::enable_shared_from_this<Session> {
   bool connected_ = false;
   bool need_rset_ = false;            // the last transaction did not end with a final reply
   std::optional<SmtpReply> closing_;  // a 421 came: the server is closing the connection
+
+  Phase phase_ = Phase::busy;
+  std::optional<std::vector<SmtpMessage>> pending_;  // the next batch, given while idle
+  bool close_requested_ = false;
+  bool waiting_idle_ = false;
+  bool finished_normally_ = false;  // the batch's every message ran (no failure ended it)
+  bool tls_fallback_ = false;
+  std::size_t endpoint_ = 0;
+  std::size_t messages_used_ = 0;     // messages attempted over this connection
+  std::size_t replies_in_batch_ = 0;  // replies read since the batch began
 };
 
 }  // namespace
@@ -681,30 +844,66 @@ void start_smtp_session(boost::asio::io_context& io, SmtpSessionRequest request,
   if (!ehlo_command(request.client_name).ok()) {
     throw std::invalid_argument("smtp session: invalid client name for EHLO");
   }
-  auto session = std::make_shared<Session>(io, std::move(request));
+  auto session = std::make_shared<Session>(io, std::move(request), std::move(done));
   asio::co_spawn(
       io, [session]() { return session->run(); },
-      [session, done = std::move(done)](std::exception_ptr error) {
-        if (error) {
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            session->fail_from_exception(e.what());
-          } catch (...) {
-            session->fail_from_exception("unknown exception");
-          }
+      [session](std::exception_ptr error) {
+        if (!error) return;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          session->fail_from_exception(e.what());
+        } catch (...) {
+          session->fail_from_exception("unknown exception");
         }
-        done(session->take_result());
       });
 }
 
 SmtpSessionResult run_smtp_session(SmtpSessionRequest request) {
   asio::io_context io;
   SmtpSessionResult result;
-  start_smtp_session(io, std::move(request),
-                     [&result](SmtpSessionResult r) { result = std::move(r); });
+  start_smtp_session(io, std::move(request), [&result](SmtpSessionResult r) {
+    r.connection.reset();  // kept open, it QUITs after keep_idle; no session may outlive `io`
+    result = std::move(r);
+  });
   io.run();
   return result;
+}
+
+std::vector<SmtpSessionResult> run_smtp_batches(SmtpSessionRequest first,
+                                                std::vector<std::vector<SmtpMessage>> more) {
+  asio::io_context io;
+  std::vector<SmtpSessionResult> results;
+  SmtpSessionRequest again = first;  // for a batch that needs a new session
+  again.messages.clear();
+  std::size_t next = 0;
+  std::function<void(SmtpSessionResult)> on_done = [&](SmtpSessionResult result) {
+    std::shared_ptr<SmtpConnection> connection = std::move(result.connection);
+    result.connection.reset();  // no session may outlive `io`
+    if (result.stale_connection) {
+      // The kept connection had closed: the same batch (never seen) over a new session.
+      SmtpSessionRequest request = again;
+      request.messages = more[next - 1];
+      start_smtp_session(io, std::move(request), on_done);
+      return;
+    }
+    results.push_back(std::move(result));
+    if (next == more.size()) {
+      if (connection) connection->close_idle();
+      return;
+    }
+    std::vector<SmtpMessage> batch = more[next++];  // a copy, for a stale connection
+    if (connection && connection->idle()) {
+      connection->next_batch(std::move(batch), on_done);
+    } else {
+      SmtpSessionRequest request = again;
+      request.messages = std::move(batch);
+      start_smtp_session(io, std::move(request), on_done);
+    }
+  };
+  start_smtp_session(io, std::move(first), on_done);
+  io.run();
+  return results;
 }
 
 }  // namespace bulkq

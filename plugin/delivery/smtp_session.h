@@ -7,9 +7,17 @@
 // MessageContent source through SmtpDataEncoder; at most one write buffer (~64 KiB) of it is held.
 //
 // Threads: the session runs as Boost.Asio coroutines on the io_context passed to
-// start_smtp_session(); `done` is called on that io_context's thread, once. run_smtp_session() is
-// the blocking convenience form (its own io_context, the calling thread). Asio and OpenSSL stay in
-// smtp_session.cpp so this header is cheap to include.
+// start_smtp_session(); `done` is called on that io_context's thread, once per batch.
+// run_smtp_session() is the blocking convenience form (its own io_context, the calling thread).
+// Asio and OpenSSL stay in smtp_session.cpp so this header is cheap to include.
+//
+// Connection reuse: with `keep_idle` > 0, a session whose batch ended cleanly stays connected
+// and hands itself to `done` as SmtpSessionResult::connection, idle. The owner gives it the next
+// batch to the same destination (SmtpConnection::next_batch) or closes it; otherwise it QUITs
+// when `keep_idle` has passed, and closes at once when the server speaks or hangs up while idle.
+// A reused connection that turns out to have been closed by the server (no command of the batch
+// got a reply: reset or end of file) reports `stale_connection`: the batch was never seen and
+// goes again over a new connection, so a stale connection never fails a batch.
 //
 // Promised: every operation is bounded by its timeout (RFC 5321 §4.5.3.2 defaults); the result
 // says, per message and per recipient, the reply that decides it (or the transport failure that
@@ -28,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +107,26 @@ struct SmtpSessionRequest {
   TlsPolicy tls = TlsPolicy::opportunistic;
   SmtpTimeouts timeouts;
   std::vector<SmtpMessage> messages;
+  // After a clean batch, stay connected this long waiting for another (0: QUIT at once).
+  std::chrono::milliseconds keep_idle{0};
+};
+
+struct SmtpSessionResult;
+
+// A connection kept open after its batch (see "Connection reuse" above). Used on the thread of the
+// io_context the session runs on.
+class SmtpConnection {
+ public:
+  virtual ~SmtpConnection() = default;
+  // True while it waits for a batch: connected, not closing.
+  [[nodiscard]] virtual bool idle() const = 0;
+  // Sends `messages` as the next batch; `done` then runs once with its result (which may carry
+  // the connection again). On a connection that is not idle every message is decided by a lost
+  // connection at once, so nothing is ever dropped.
+  virtual void next_batch(std::vector<SmtpMessage> messages,
+                          std::function<void(SmtpSessionResult)> done) = 0;
+  // QUIT and close, when idle; nothing otherwise.
+  virtual void close_idle() = 0;
 };
 
 // What decides one recipient: a reply (classify_reply(reply, stage)) or a transport failure
@@ -141,6 +170,15 @@ struct SmtpSessionResult {
   bool pipelining = false;
   std::size_t transactions = 0;             // DATA transactions completed with a final reply
   std::vector<SmtpMessageResult> messages;  // one per request message, same order
+  // This batch ran over a connection that had carried earlier batches, which attempted
+  // `earlier_messages` messages in all.
+  bool reused = false;
+  std::size_t earlier_messages = 0;
+  // A reused connection the server had closed while it was idle: nothing of the batch was
+  // accepted or refused (every recipient reads as a lost connection); send it again elsewhere.
+  bool stale_connection = false;
+  // Set when the connection stays open, idle, for another batch (keep_idle > 0).
+  std::shared_ptr<SmtpConnection> connection;
 };
 
 // The reply parser's reply as the outcome classifier's SmtpStatus (text without the enhanced
@@ -151,7 +189,15 @@ struct SmtpSessionResult {
 void start_smtp_session(boost::asio::io_context& io, SmtpSessionRequest request,
                         std::function<void(SmtpSessionResult)> done);
 
-// Runs one session to its end on a private io_context in the calling thread.
+// Runs one session to its end on a private io_context in the calling thread (with keep_idle, it
+// returns once the idle connection has QUIT; the result carries no connection).
 [[nodiscard]] SmtpSessionResult run_smtp_session(SmtpSessionRequest request);
+
+// Runs `first`, then each of `more` as a further batch over the connection kept open (a new
+// session when it was not kept, or was stale), then closes it; one result per batch, without
+// `connection`.
+// For tools and tests: a blocking picture of what the delivery engine does with reuse.
+[[nodiscard]] std::vector<SmtpSessionResult> run_smtp_batches(
+    SmtpSessionRequest first, std::vector<std::vector<SmtpMessage>> more);
 
 }  // namespace bulkq

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -106,6 +107,7 @@ struct ServerScript {
   std::string data_end_reply = "250 2.0.0 Ok: queued\r\n";
   std::string stall_on{};  // after this command word the server goes silent
   bool disconnect_in_data = false;
+  int hang_up_after_data = 0;  // > 0: close the connection after this many DATA replies
   // A directory with cert.pem and key.pem: STARTTLS is then real (OpenSSL, server side).
   std::string tls_dir{};
   bool broken_tls = false;  // STARTTLS gets 220, then the "handshake" is garbage
@@ -223,6 +225,7 @@ class ScriptedSmtpServer {
       return;
     }
     int accepted = 0;
+    int data_replies = 0;
     while (auto line = read_line(fd)) {
       const std::string verb = line->substr(0, line->find_first_of(" :"));
       {
@@ -277,6 +280,7 @@ class ScriptedSmtpServer {
           data_.push_back(std::move(data));
         }
         say(fd, script_.data_end_reply);
+        if (script_.hang_up_after_data > 0 && ++data_replies >= script_.hang_up_after_data) return;
       } else if (verb == "RSET" || verb == "NOOP") {
         say(fd, "250 2.0.0 Ok\r\n");
       } else if (verb == "STARTTLS") {
@@ -669,6 +673,76 @@ TEST_CASE("smtp session: several messages to Postfix's smtp-sink", "[delivery][c
     }
   }
   CHECK(found == 3);
+}
+
+TEST_CASE("smtp session: a kept connection carries further batches", "[delivery][component]") {
+  ScriptedSmtpServer server(ServerScript{});
+  SmtpSessionRequest request = make_request(server.port());
+  request.keep_idle = 5s;
+  request.messages.push_back(make_message("s@a.test", {"one@b.test"}, {"first"}));
+  std::vector<std::vector<SmtpMessage>> more(2);
+  more[0].push_back(make_message("s@a.test", {"two@b.test"}, {"second"}));
+  more[0].push_back(make_message("s@a.test", {"three@b.test"}, {"third"}));
+  more[1].push_back(make_message("s@a.test", {"four@b.test"}, {"fourth"}));
+  const std::vector<SmtpSessionResult> results =
+      run_smtp_batches(std::move(request), std::move(more));
+
+  REQUIRE(results.size() == 3);
+  CHECK(server.connections() == 1);
+  CHECK_FALSE(results[0].reused);
+  CHECK(results[1].reused);
+  CHECK(results[1].earlier_messages == 1);
+  CHECK(results[2].reused);
+  CHECK(results[2].earlier_messages == 3);
+  for (const SmtpSessionResult& result : results) {
+    CHECK_FALSE(result.failure);
+    CHECK(result.endpoint == std::optional<std::size_t>(0));
+    CHECK(result.pipelining);
+    CHECK_FALSE(result.connection);
+    for (const SmtpMessageResult& message : result.messages)
+      CHECK(message.recipients.at(0).verdict.reply.code == 250);
+  }
+  CHECK(server.data().size() == 4);
+  const auto commands = server.commands();
+  CHECK(std::count(commands.begin(), commands.end(), "EHLO client.bulkq.test") == 1);
+  CHECK(std::count(commands.begin(), commands.end(), "QUIT") == 1);
+  CHECK(commands.back() == "QUIT");
+}
+
+TEST_CASE("smtp session: a kept connection the server closed is replaced for the next batch",
+          "[delivery][component]") {
+  ScriptedSmtpServer server(ServerScript{.hang_up_after_data = 1});
+  SmtpSessionRequest request = make_request(server.port());
+  request.keep_idle = 5s;
+  request.messages.push_back(make_message("s@a.test", {"one@b.test"}, {"first"}));
+  std::vector<std::vector<SmtpMessage>> more(1);
+  more[0].push_back(make_message("s@a.test", {"two@b.test"}, {"second"}));
+  const std::vector<SmtpSessionResult> results =
+      run_smtp_batches(std::move(request), std::move(more));
+
+  REQUIRE(results.size() == 2);
+  // Whether the hang-up was seen while idle or only by the batch's first command, the batch
+  // reached the server over a new connection and nothing failed.
+  CHECK(server.connections() == 2);
+  CHECK_FALSE(results[1].failure);
+  CHECK_FALSE(results[1].reused);
+  REQUIRE(results[1].messages.size() == 1);
+  CHECK(results[1].messages[0].recipients.at(0).verdict.reply.code == 250);
+  CHECK(server.data().size() == 2);
+}
+
+TEST_CASE("smtp session: an idle connection says QUIT after keep_idle", "[delivery][component]") {
+  ScriptedSmtpServer server(ServerScript{});
+  SmtpSessionRequest request = make_request(server.port());
+  request.keep_idle = 200ms;
+  request.messages.push_back(make_message("s@a.test", {"one@b.test"}, {"first"}));
+  const SmtpSessionResult result = run_smtp_session(std::move(request));
+  CHECK_FALSE(result.failure);
+  CHECK(result.transactions == 1);
+  CHECK_FALSE(result.connection);
+  const auto commands = server.commands();
+  REQUIRE_FALSE(commands.empty());
+  CHECK(commands.back() == "QUIT");
 }
 
 }  // namespace bulkq
