@@ -50,8 +50,8 @@ domains=200
 connections=${BULKQ_BENCH_CONNECTIONS:-10}
 runs=${BULKQ_BENCH_RUNS:-ceiling pf10 bq10 drain10 pf1 bq1}
 ceiling_messages=${BULKQ_BENCH_CEILING_MESSAGES:-20000}
-# bulkq's delivery.max_messages_per_connection; empty: its default (100). At 100, the ≈ 168 000
-# transactions of 20 000 x 10 need at least ≈ 1 690 connections whatever the scheduling.
+# bulkq's delivery.max_messages_per_connection; empty: its default (1000). At 1000, the ≈ 168 000
+# transactions of 20 000 x 10 need at least ≈ 170 connections whatever the scheduling.
 per_connection=${BULKQ_BENCH_MESSAGES_PER_CONNECTION:-}
 # Seconds one run (injection, then delivery) may take before it is flagged and abandoned.
 run_timeout=${BULKQ_BENCH_TIMEOUT:-900}
@@ -356,7 +356,7 @@ echo "  machine: $(nproc) CPUs, load now $(cut -d' ' -f1-3 /proc/loadavg); total
 echo "  Postfix: defaults (default_destination_concurrency_limit 20, default_process_limit 100, connection cache on demand);"
 echo "           campaign domains routed by transport_maps to the sinks' addresses (no DNS lookups: favours Postfix)"
 echo "  bulkq:   direct mode, MX via dnsmasq (cold DNS cache each run), delivery limits"
-echo "           (max_connections 32, max_connections_per_domain 8, max_messages_per_connection ${per_connection:-100}$([ -z "$per_connection" ] && [ -z "${BULKQ_BENCH_DELIVERY_EXTRA:-}" ] && echo ': the defaults')${BULKQ_BENCH_DELIVERY_EXTRA:+; also: ${BULKQ_BENCH_DELIVERY_EXTRA//$'\n'/, }})"
+echo "           (max_connections 32, max_connections_per_domain 8, connection_idle_time 10, max_idle_connections 256, max_messages_per_connection ${per_connection:-1000}$([ -z "$per_connection" ] && [ -z "${BULKQ_BENCH_DELIVERY_EXTRA:-}" ] && echo ': the defaults')${BULKQ_BENCH_DELIVERY_EXTRA:+; also: ${BULKQ_BENCH_DELIVERY_EXTRA//$'\n'/, }})"
 if [ -n "${R[ceiling.smtp-sink]:-}" ]; then
   echo "  ceiling: smtp-source -d -s 20 → smtp-sink ${R[ceiling.smtp-sink]} msg/s; → bulkq_test_sink ${R[ceiling.test-sink]} msg/s ($ceiling_messages x 1 KB, loopback)"
 fi
@@ -387,7 +387,7 @@ fi
 if [ -n "${R[pf10.ok]:-}" ] && [ -n "${R[bq10.ok]:-}" ]; then
   echo "  3. connections x10: bulkq ${R[bq10.connections]} vs Postfix ${R[pf10.connections]} = $(ratio bq10.connections pf10.connections) (target <= 0.10);"
   echo "     messages (transactions) per connection: bulkq ${R[bq10.per_conn]}, Postfix ${R[pf10.per_conn]} ($(ratio bq10.per_conn pf10.per_conn)x)"
-  echo "     floor at max_messages_per_connection ${per_connection:-100}: $(awk -v t="${R[bq10.transactions]}" -v m="${per_connection:-100}" 'BEGIN { printf "%d", (t + m - 1) / m }') connections = $(awk -v t="${R[bq10.transactions]}" -v m="${per_connection:-100}" -v p="${R[pf10.connections]}" 'BEGIN { printf "%.2f", int((t + m - 1) / m) / p }') of Postfix's"
+  echo "     floor at max_messages_per_connection ${per_connection:-1000}: $(awk -v t="${R[bq10.transactions]}" -v m="${per_connection:-1000}" 'BEGIN { printf "%d", (t + m - 1) / m }') connections = $(awk -v t="${R[bq10.transactions]}" -v m="${per_connection:-1000}" -v p="${R[pf10.connections]}" 'BEGIN { printf "%.2f", int((t + m - 1) / m) / p }') of Postfix's"
   [ -n "${R[drain10.ok]:-}" ] && echo "     drain x10: bulkq ${R[drain10.connections]} connections, ${R[drain10.per_conn]} per connection ($(ratio drain10.connections pf10.connections) of Postfix's end-to-end count)"
 fi
 if [ -n "${R[pf1.ok]:-}" ] && [ -n "${R[bq1.ok]:-}" ]; then

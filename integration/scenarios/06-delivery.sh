@@ -83,7 +83,7 @@ transactions=$(sink_transactions mx)
 h_log "sink: $connections connections, $transactions transactions"
 assert_ge "transactions" "$messages" "$transactions"
 # Batches share connections: far fewer connections than transactions.
-[ $((connections * 5)) -le "$transactions" ] ||
+[ $((connections * 20)) -le "$transactions" ] ||
   h_fail "$connections connections for $transactions transactions: batches are not sharing connections"
 assert_ge "status delivery.connections" "$connections" "$(status_field delivery.connections)"
 assert_status delivery.sent "$expected"

@@ -23,8 +23,10 @@ struct FailOpenCounts {
 struct DeliveryStatus {
   bool enabled = false;
   std::uint64_t sessions_open = 0;
-  std::uint64_t waiting_retry = 0;  // recipients waiting out their own retry delay
-  std::uint64_t connections = 0;    // totals since start from here on
+  std::uint64_t connections_idle = 0;  // kept open for their domain's next batch
+  std::uint64_t waiting_retry = 0;     // recipients waiting out their own retry delay
+  std::uint64_t connections = 0;       // totals since start from here on
+  std::uint64_t batches_reused = 0;    // batches sent over a connection kept open
   std::uint64_t transactions = 0;
   std::uint64_t sent = 0;
   std::uint64_t deferred = 0;

@@ -78,8 +78,10 @@ std::string status_reply_json(const EngineStatus& status) {
   out += '{';
   member(out, "enabled", d.enabled);
   member(out, "sessions_open", d.sessions_open);
+  member(out, "connections_idle", d.connections_idle);
   member(out, "waiting_retry", d.waiting_retry);
   member(out, "connections", d.connections);
+  member(out, "batches_reused", d.batches_reused);
   member(out, "transactions", d.transactions);
   member(out, "sent", d.sent);
   member(out, "deferred", d.deferred);

@@ -196,7 +196,12 @@ struct DeliveryConfig {
   std::string helo_name;               // our EHLO name; empty: Postfix's myhostname
   std::uint32_t max_connections = 32;  // SMTP sessions open at once, in all
   std::uint32_t max_connections_per_domain = 8;  // sessions open at once to one domain
-  std::uint32_t max_messages_per_connection = 100;
+  std::uint32_t max_messages_per_connection = 1000;
+  // Seconds a connection stays open, idle, for its domain's next batch (0: closed after each
+  // batch), and the age after which it takes no further batch.
+  std::uint32_t connection_idle_time = 10;
+  std::uint32_t connection_reuse_time = 300;
+  std::uint32_t max_idle_connections = 256;  // idle ones kept at once, beyond max_connections
   TlsSetting tls = TlsSetting::opportunistic;
   std::vector<DomainTls> tls_policy;  // per-domain exceptions ([delivery.tls_policy])
   // Retry schedule, seconds: recipient backoff after a 4xx (doubling from min up to max), domain

@@ -584,6 +584,21 @@ void apply_delivery_max_messages_per_connection(const toml::value& value, const 
   apply_number(value, key, 1, 100000, config.delivery.max_messages_per_connection, errors);
 }
 
+void apply_delivery_connection_idle_time(const toml::value& value, const std::string& key,
+                                         Config& config, Errors& errors) {
+  apply_number(value, key, 0, 300, config.delivery.connection_idle_time, errors);
+}
+
+void apply_delivery_connection_reuse_time(const toml::value& value, const std::string& key,
+                                          Config& config, Errors& errors) {
+  apply_number(value, key, 1, 86400, config.delivery.connection_reuse_time, errors);
+}
+
+void apply_delivery_max_idle_connections(const toml::value& value, const std::string& key,
+                                         Config& config, Errors& errors) {
+  apply_number(value, key, 0, 10000, config.delivery.max_idle_connections, errors);
+}
+
 std::optional<TlsSetting> tls_value(const toml::value& value, const std::string& key,
                                     Errors& errors) {
   const std::optional<std::string> name = string_value(value, key, errors);
@@ -884,6 +899,9 @@ constexpr std::array kDeliveryKeys{
     KeyRule{"max_connections", apply_delivery_max_connections},
     KeyRule{"max_connections_per_domain", apply_delivery_max_connections_per_domain},
     KeyRule{"max_messages_per_connection", apply_delivery_max_messages_per_connection},
+    KeyRule{"connection_idle_time", apply_delivery_connection_idle_time},
+    KeyRule{"connection_reuse_time", apply_delivery_connection_reuse_time},
+    KeyRule{"max_idle_connections", apply_delivery_max_idle_connections},
     KeyRule{"tls", apply_delivery_tls},
     KeyRule{"tls_policy", apply_delivery_tls_policy},
     KeyRule{"retry_min", apply_delivery_retry_min},

@@ -43,6 +43,12 @@ struct DeliveryEngine::Flight {
   std::vector<std::size_t> request_groups;
   std::vector<std::vector<std::size_t>> request_recipients;
   std::vector<std::string> diagnostics;  // by batch index: the server's reply for a DSN
+  // Set when the batch goes over a connection kept open from an earlier one, to the route's
+  // endpoint `kept_endpoint`.
+  std::shared_ptr<SmtpConnection> kept;
+  std::size_t kept_endpoint = 0;
+  std::size_t connection_messages = 0;  // messages the connection carried before this batch
+  TimePoint connection_opened{};
 };
 
 DeliveryEngine::DeliveryEngine(const Clock& clock, Scheduler& scheduler, Journal& journal,
@@ -69,6 +75,7 @@ bool DeliveryEngine::pump() {
   const TimePoint now = clock_.now();
   refile_due(now);
   if (!starting_) return false;
+  sweep_idle();
   bool started = false;
   while (flights_.size() < options_.max_connections) {
     Batch batch;
@@ -89,7 +96,90 @@ DeliveryCounters DeliveryEngine::counters() const {
   DeliveryCounters c = counters_;
   c.sessions_open = flights_.size();
   c.waiting_retry = waiting_count_;
+  c.connections_idle = idle_count_;
   return c;
+}
+
+void DeliveryEngine::stop_starting() {
+  starting_ = false;
+  for (auto& [domain, list] : idle_) {
+    for (IdleConnection& idle : list)
+      idle.connection->close_idle();
+  }
+  idle_.clear();
+  idle_count_ = 0;
+}
+
+namespace {
+std::string server_key(const SmtpEndpoint& endpoint, TlsPolicy tls) {
+  return endpoint.address + " " + std::to_string(endpoint.port) + " " + std::string(to_string(tls));
+}
+}  // namespace
+
+std::optional<std::pair<std::size_t, DeliveryEngine::IdleConnection>> DeliveryEngine::take_idle(
+    const RouteAnswer& route, TlsPolicy tls) {
+  if (idle_count_ == 0) return std::nullopt;
+  for (std::size_t i = 0; i < route.endpoints.size(); ++i) {
+    const auto it = idle_.find(server_key(route.endpoints[i], tls));
+    if (it == idle_.end()) continue;
+    std::optional<IdleConnection> found;
+    // The most recently used first: the likeliest to be still open on the server's side.
+    while (!it->second.empty() && !found) {
+      IdleConnection idle = std::move(it->second.back());
+      it->second.pop_back();
+      --idle_count_;
+      if (idle.connection->idle()) found = std::move(idle);
+    }
+    if (it->second.empty()) idle_.erase(it);
+    if (found) return std::make_pair(i, std::move(*found));
+  }
+  return std::nullopt;
+}
+
+void DeliveryEngine::keep_idle(IdleConnection idle) {
+  if (options_.max_idle_connections == 0) {
+    idle.connection->close_idle();
+    return;
+  }
+  while (idle_count_ >= options_.max_idle_connections)
+    close_longest_idle();
+  const std::string key = server_key(idle.endpoint, idle.tls);
+  idle_[key].push_back(std::move(idle));
+  ++idle_count_;
+}
+
+// Forgets connections that closed themselves (idle too long, or the server hung up).
+void DeliveryEngine::sweep_idle() {
+  if (idle_count_ == 0) return;
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    std::vector<IdleConnection>& list = it->second;
+    const auto gone = std::remove_if(list.begin(), list.end(), [](const IdleConnection& idle) {
+      return !idle.connection->idle();
+    });
+    idle_count_ -= static_cast<std::size_t>(list.end() - gone);
+    list.erase(gone, list.end());
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+}
+
+void DeliveryEngine::close_longest_idle() {
+  auto oldest_domain = idle_.end();
+  std::size_t oldest_index = 0;
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    for (std::size_t i = 0; i < it->second.size(); ++i) {
+      if (oldest_domain == idle_.end() ||
+          it->second[i].idle_since < oldest_domain->second[oldest_index].idle_since) {
+        oldest_domain = it;
+        oldest_index = i;
+      }
+    }
+  }
+  if (oldest_domain == idle_.end()) return;
+  std::vector<IdleConnection>& list = oldest_domain->second;
+  list[oldest_index].connection->close_idle();
+  list.erase(list.begin() + static_cast<std::ptrdiff_t>(oldest_index));
+  --idle_count_;
+  if (list.empty()) idle_.erase(oldest_domain);
 }
 
 void DeliveryEngine::refile_due(TimePoint now) {
@@ -147,12 +237,8 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
   Flight& flight = *it->second;
   flight.route = std::move(answer);
   const Batch& batch = flight.batch;
-  const std::size_t n = batch.recipients.size();
-  flight.results.assign(n, RecipientResult{});
-  flight.decided.assign(n, false);
-  flight.diagnostics.assign(n, std::string());
-
   if (flight.route.kind != RouteAnswer::Kind::route || flight.route.endpoints.empty()) {
+    flight.results.assign(batch.recipients.size(), RecipientResult{});
     const bool permanent = flight.route.kind == RouteAnswer::Kind::permanent_failure;
     DeliveryOutcome outcome =
         classify_transport(permanent ? (flight.route.null_mx ? TransportFailure::dns_null_mx
@@ -168,12 +254,32 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
     finish(flight, flight.results);
     return;
   }
+  if (auto idle = take_idle(flight.route, tls_for(batch.domain))) {
+    flight.kept = std::move(idle->second.connection);
+    flight.kept_endpoint = idle->first;
+    flight.connection_messages = idle->second.messages_used;
+    flight.connection_opened = idle->second.opened;
+    ++counters_.batches_reused;
+  }
+  send_flight(flight);
+}
 
+void DeliveryEngine::send_flight(Flight& flight) {
+  const Batch& batch = flight.batch;
+  const std::size_t n = batch.recipients.size();
+  flight.results.assign(n, RecipientResult{});
+  flight.decided.assign(n, false);
+  flight.diagnostics.assign(n, std::string());
+  const std::size_t message_budget =
+      options_.max_messages_per_connection > flight.connection_messages
+          ? options_.max_messages_per_connection - flight.connection_messages
+          : 1;
   SmtpSessionRequest request;
   request.endpoints = flight.route.endpoints;
   request.client_name = options_.helo_name;
   request.tls = tls_for(batch.domain);
   request.timeouts = options_.timeouts;
+  request.keep_idle = options_.connection_idle_time;
   for (std::size_t g = 0; g < batch.message_count(); ++g) {
     const std::span<const BatchRecipient> group = batch.message_group(g);
     const std::size_t first = static_cast<std::size_t>(group.data() - batch.recipients.data());
@@ -185,7 +291,7 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
         flight.decided[first + k] = true;
       }
     };
-    if (request.messages.size() >= options_.max_messages_per_connection) {
+    if (request.messages.size() >= message_budget) {
       // Beyond this connection's share: straight back to the head of the queue, no attempt spent.
       RecipientResult later;
       later.outcome.recipient = RecipientOutcome::retry;
@@ -277,33 +383,57 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
     flight.request_recipients.push_back(std::move(indexes));
   }
   if (request.messages.empty()) {
+    // Nothing to send after all: a kept connection waits on for the next batch.
+    if (flight.kept) {
+      keep_idle(IdleConnection{std::move(flight.kept), flight.route.endpoints[flight.kept_endpoint],
+                               tls_for(batch.domain), flight.connection_messages,
+                               flight.connection_opened, clock_.now()});
+    }
     finish(flight, flight.results);
     return;
   }
-  start_session_(std::move(request), [this, flight_id](SmtpSessionResult result) {
+  const std::uint64_t flight_id = flight.id;
+  auto done = [this, flight_id](SmtpSessionResult result) {
     on_session_done(flight_id, std::move(result));
-  });
+  };
+  if (flight.kept) {
+    std::shared_ptr<SmtpConnection> kept = std::move(flight.kept);
+    kept->next_batch(std::move(request.messages), std::move(done));
+    return;
+  }
+  start_session_(std::move(request), std::move(done));
 }
 
 void DeliveryEngine::on_session_done(std::uint64_t flight_id, SmtpSessionResult result) {
   const auto it = flights_.find(flight_id);
   if (it == flights_.end()) return;
   Flight& flight = *it->second;
-  if (result.endpoint) ++counters_.connections;
+  if (result.stale_connection) {
+    // The kept connection had closed while idle; the batch was never seen: a new connection.
+    if (result.connection) result.connection->close_idle();
+    flight.kept.reset();
+    flight.connection_messages = 0;
+    send_flight(flight);
+    return;
+  }
+  if (result.endpoint && !result.reused) ++counters_.connections;
   counters_.transactions += result.transactions;
+  // A reused connection's endpoint index is its first session's; this route's is kept_endpoint.
+  const std::optional<std::size_t> endpoint =
+      result.reused ? std::optional<std::size_t>(flight.kept_endpoint) : result.endpoint;
   std::string host;
   std::string address;
   std::uint16_t port = 0;
-  if (result.endpoint && *result.endpoint < flight.route.endpoints.size()) {
-    address = flight.route.endpoints[*result.endpoint].address;
-    port = flight.route.endpoints[*result.endpoint].port;
-    if (*result.endpoint < flight.route.endpoint_hosts.size())
-      host = flight.route.endpoint_hosts[*result.endpoint];
+  if (endpoint && *endpoint < flight.route.endpoints.size()) {
+    address = flight.route.endpoints[*endpoint].address;
+    port = flight.route.endpoints[*endpoint].port;
+    if (*endpoint < flight.route.endpoint_hosts.size())
+      host = flight.route.endpoint_hosts[*endpoint];
   }
   if (result.failure) {
     log(LogLevel::info, flight.batch.domain + ": session ended: " + result.failure_detail);
   }
-  std::uint32_t use = 0;
+  std::uint32_t use = static_cast<std::uint32_t>(result.earlier_messages);
   for (std::size_t m = 0; m < flight.request_groups.size() && m < result.messages.size(); ++m) {
     const SmtpMessageResult& message = result.messages[m];
     if (message.attempted) ++use;
@@ -331,6 +461,19 @@ void DeliveryEngine::on_session_done(std::uint64_t flight_id, SmtpSessionResult 
         r.outcome.text += " (" + result.failure_detail + ")";
       }
       flight.diagnostics[indexes[k]] = diagnostic_of(verdict);
+    }
+  }
+  if (result.connection) {
+    const TimePoint now = clock_.now();
+    const TimePoint opened = result.reused ? flight.connection_opened : flight.started;
+    const std::size_t used = use;
+    if (starting_ && endpoint && *endpoint < flight.route.endpoints.size() &&
+        result.connection->idle() && used < options_.max_messages_per_connection &&
+        now - opened < options_.connection_reuse_time) {
+      keep_idle(IdleConnection{std::move(result.connection), flight.route.endpoints[*endpoint],
+                               tls_for(flight.batch.domain), used, opened, now});
+    } else {
+      result.connection->close_idle();
     }
   }
   finish(flight, flight.results);

@@ -22,16 +22,27 @@
 //     finished. A DSN that cannot be handed over leaves the recipient deferred (tried again).
 // Duplicates after a crash are bounded by the sessions in flight (and, with group_commit, those
 // that ended within the last round, whose bits were not committed yet).
+//
+// Connections are reused: a session whose batch ended cleanly stays open, idle, for
+// connection_idle_time, and the next batch whose route includes that server (address, port and
+// TLS policy: as Postfix's connection cache looks up by address) goes over it instead of a new
+// connection — the same domain's, or another's hosted on the same MX — until
+// max_messages_per_connection messages or connection_reuse_time. max_connections caps the
+// sessions carrying a batch; at most max_idle_connections more wait idle (the one idle longest is
+// closed to make room), as Postfix's process limit and connection cache are separate.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -85,7 +96,12 @@ struct DeliveryEngineOptions {
   std::uint32_t max_connections = 32;
   // Sessions to one domain at once; beyond the first, only while a full batch waits for it.
   std::uint32_t max_connections_per_domain = 8;
-  std::uint32_t max_messages_per_connection = 100;
+  std::uint32_t max_messages_per_connection = 1000;
+  // How long a connection waits, idle, for its domain's next batch (0: closed after each batch),
+  // and the age after which it carries no further batch.
+  std::chrono::milliseconds connection_idle_time{std::chrono::seconds(10)};
+  std::chrono::seconds connection_reuse_time{300};
+  std::uint32_t max_idle_connections = 256;
   TlsPolicy tls = TlsPolicy::opportunistic;
   std::map<std::string, TlsPolicy, std::less<>> tls_by_domain;
   RetryPolicy retry;
@@ -99,15 +115,17 @@ struct DeliveryEngineOptions {
 
 struct DeliveryCounters {
   std::uint64_t sessions_open = 0;
-  std::uint64_t connections = 0;   // sessions that reached a server
-  std::uint64_t transactions = 0;  // DATA transactions with a final reply
-  std::uint64_t sent = 0;          // recipients
-  std::uint64_t deferred = 0;      // recipient attempts that failed temporarily
-  std::uint64_t bounced = 0;       // recipients bounced (DSN handed to the MTA, or none due)
-  std::uint64_t expired = 0;       // of which past the maximum queue lifetime
-  std::uint64_t dsn_sent = 0;      // DSN messages handed to the MTA
-  std::uint64_t dsn_failed = 0;    // DSN hand-overs that failed (tried again later)
-  std::uint64_t dropped = 0;       // recipients whose held file was gone
+  std::uint64_t connections = 0;       // connections opened that reached a server
+  std::uint64_t connections_idle = 0;  // kept open now, waiting for a batch
+  std::uint64_t batches_reused = 0;    // batches sent over a connection kept open
+  std::uint64_t transactions = 0;      // DATA transactions with a final reply
+  std::uint64_t sent = 0;              // recipients
+  std::uint64_t deferred = 0;          // recipient attempts that failed temporarily
+  std::uint64_t bounced = 0;           // recipients bounced (DSN handed to the MTA, or none due)
+  std::uint64_t expired = 0;           // of which past the maximum queue lifetime
+  std::uint64_t dsn_sent = 0;          // DSN messages handed to the MTA
+  std::uint64_t dsn_failed = 0;        // DSN hand-overs that failed (tried again later)
+  std::uint64_t dropped = 0;           // recipients whose held file was gone
   std::uint64_t domain_backoffs = 0;
   std::uint64_t waiting_retry = 0;  // recipients waiting for their retry time now
 };
@@ -140,8 +158,9 @@ class DeliveryEngine {
            !pending_record_removals_.empty();
   }
 
-  // Stops starting batches (bulkqd is stopping); sessions in flight finish normally.
-  void stop_starting() { starting_ = false; }
+  // Stops starting batches (bulkqd is stopping) and closes the idle connections; sessions in
+  // flight finish normally.
+  void stop_starting();
 
   // Called with the record bytes of each message removed (the intake's memory estimate).
   void on_message_removed(std::function<void(std::uint64_t heap_bytes)> callback) {
@@ -167,6 +186,15 @@ class DeliveryEngine {
     std::string domain;
     std::vector<BatchRecipient> recipients;
   };
+  // A connection kept open after its batch, waiting for another to its server.
+  struct IdleConnection {
+    std::shared_ptr<SmtpConnection> connection;
+    SmtpEndpoint endpoint;
+    TlsPolicy tls = TlsPolicy::opportunistic;
+    std::size_t messages_used = 0;  // messages attempted over it so far
+    TimePoint opened{};
+    TimePoint idle_since{};
+  };
   struct RecipientResult {
     DeliveryOutcome outcome;
     std::string relay_host;
@@ -179,6 +207,15 @@ class DeliveryEngine {
 
   void start_batch(Batch&& batch, TimePoint now);
   void on_route(std::uint64_t flight_id, RouteAnswer answer);
+  // Builds the flight's messages and sends them over its kept connection or a new session.
+  void send_flight(Flight& flight);
+  // An idle connection to one of `route`'s endpoints (the first in its order that has one) and
+  // that endpoint's index, when one is still open.
+  std::optional<std::pair<std::size_t, IdleConnection>> take_idle(const RouteAnswer& route,
+                                                                  TlsPolicy tls);
+  void keep_idle(IdleConnection idle);
+  void sweep_idle();
+  void close_longest_idle();
   void on_session_done(std::uint64_t flight_id, SmtpSessionResult result);
   // Applies every recipient's result of a flight and retires it.
   void finish(Flight& flight, std::vector<RecipientResult>& results);
@@ -214,6 +251,9 @@ class DeliveryEngine {
   std::uint64_t next_flight_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Flight>> flights_;
   std::unordered_map<std::string, std::uint32_t> domain_sessions_;
+  // By server: "address port tls".
+  std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
+  std::size_t idle_count_ = 0;
   std::unordered_map<std::string, DomainBackoff> backoff_;
   std::multimap<TimePoint, Waiting> waiting_;
   std::uint64_t waiting_count_ = 0;

@@ -258,6 +258,8 @@ StatusView render_status_view(std::string_view reply) {
     MemberReader delivery = status.object("delivery");
     const bool enabled = delivery.flag("enabled");
     const std::uint64_t sessions = delivery.count("sessions_open");
+    const std::uint64_t idle = delivery.count("connections_idle");
+    const std::uint64_t reused = delivery.count("batches_reused");
     const std::uint64_t waiting = delivery.count("waiting_retry");
     const std::uint64_t connections = delivery.count("connections");
     const std::uint64_t transactions = delivery.count("transactions");
@@ -282,8 +284,10 @@ StatusView render_status_view(std::string_view reply) {
     delivery_rows = {
         {"delivery", enabled ? "on" : "off (delivery.enabled = false)"},
         {"sessions open", number(sessions)},
+        {"idle conns", number(idle)},
         {"waiting retry", number(waiting)},
         {"connections", number(connections)},
+        {"batches reused", number(reused)},
         {"transactions", number(transactions)},
         {"per connection", per_connection},
         {"sent", number(sent)},

@@ -140,6 +140,9 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     options.max_connections = config_.delivery.max_connections;
     options.max_connections_per_domain = config_.delivery.max_connections_per_domain;
     options.max_messages_per_connection = config_.delivery.max_messages_per_connection;
+    options.connection_idle_time = seconds(config_.delivery.connection_idle_time);
+    options.connection_reuse_time = seconds(config_.delivery.connection_reuse_time);
+    options.max_idle_connections = config_.delivery.max_idle_connections;
     options.tls = tls_policy(config_.delivery.tls);
     for (const DomainTls& entry : config_.delivery.tls_policy)
       options.tls_by_domain[entry.domain] = tls_policy(entry.tls);
@@ -264,6 +267,8 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     if (delivery_) {
       const DeliveryCounters c = delivery_->counters();
       d.sessions_open = c.sessions_open;
+      d.connections_idle = c.connections_idle;
+      d.batches_reused = c.batches_reused;
       d.waiting_retry = c.waiting_retry;
       d.connections = c.connections;
       d.transactions = c.transactions;

@@ -31,8 +31,10 @@ inline EngineStatus sample_status(std::string journal_error) {
   DeliveryStatus& d = status.delivery;
   d.enabled = true;
   d.sessions_open = 5;
+  d.connections_idle = 13;
   d.waiting_retry = 6;
   d.connections = 70;
+  d.batches_reused = 14;
   d.transactions = 3500;
   d.sent = 41000;
   d.deferred = 120;

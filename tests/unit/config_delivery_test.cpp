@@ -35,7 +35,10 @@ TEST_CASE("config: [delivery] and [dns] defaults", "[config][delivery]") {
   CHECK(d.helo_name.empty());
   CHECK(d.max_connections == 32);
   CHECK(d.max_connections_per_domain == 8);
-  CHECK(d.max_messages_per_connection == 100);
+  CHECK(d.max_messages_per_connection == 1000);
+  CHECK(d.connection_idle_time == 10);
+  CHECK(d.connection_reuse_time == 300);
+  CHECK(d.max_idle_connections == 256);
   CHECK(d.tls == TlsSetting::opportunistic);
   CHECK(d.tls_policy.empty());
   CHECK(d.retry_min == 300);
@@ -83,6 +86,9 @@ helo_name = "Bulk.Example.ORG"
 max_connections = 10000
 max_connections_per_domain = 1000
 max_messages_per_connection = 1
+connection_idle_time = 0
+connection_reuse_time = 86400
+max_idle_connections = 0
 tls = "required"
 retry_min = 1
 retry_max = 31536000
@@ -123,6 +129,9 @@ quit = 3600
   CHECK(d.max_connections == 10000);
   CHECK(d.max_connections_per_domain == 1000);
   CHECK(d.max_messages_per_connection == 1);
+  CHECK(d.connection_idle_time == 0);
+  CHECK(d.connection_reuse_time == 86400);
+  CHECK(d.max_idle_connections == 0);
   CHECK(d.tls == TlsSetting::required);
   CHECK(d.retry_min == 1);
   CHECK(d.retry_max == 31536000);
@@ -263,6 +272,12 @@ TEST_CASE("config: bad [delivery] and [dns] values name file, line and key",
       {"[delivery]\nmax_messages_per_connection = 100001\n",
        "bulkq.toml:2: delivery.max_messages_per_connection: 100001 is out of range (expected 1 to "
        "100000)"},
+      {"[delivery]\nconnection_idle_time = 301\n",
+       "bulkq.toml:2: delivery.connection_idle_time: 301 is out of range (expected 0 to 300)"},
+      {"[delivery]\nmax_idle_connections = 10001\n",
+       "bulkq.toml:2: delivery.max_idle_connections: 10001 is out of range (expected 0 to 10000)"},
+      {"[delivery]\nconnection_reuse_time = 0\n",
+       "bulkq.toml:2: delivery.connection_reuse_time: 0 is out of range (expected 1 to 86400)"},
       {"[delivery]\ntls = \"maybe\"\n",
        "bulkq.toml:2: delivery.tls: unknown TLS policy \"maybe\" (expected opportunistic, "
        "required or off)"},

@@ -970,3 +970,236 @@ TEST_CASE("delivery: a further session to a domain opens only for a full batch",
   REQUIRE(h.engine.pump());
   CHECK(h.sessions.open() == 2);
 }
+
+// ---- connection reuse --------------------------------------------------------------------------
+
+TEST_CASE("delivery: a kept connection carries the domain's next batch", "[delivery][engine]") {
+  Harness h;
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK(h.sessions.request(0).keep_idle == DeliveryEngineOptions{}.connection_idle_time);
+  // A second message arrives while the first is being sent: it waits for the session.
+  h.add(2, "sender@example.org", {"b@x.test"});
+  CHECK_FALSE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().connections_idle == 1);
+
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK(h.sessions.reused(0));
+  CHECK(h.sessions.started() == 1);  // no new session
+  CHECK(h.engine.counters().connections_idle == 0);
+  CHECK(h.sessions.request(0).messages[0].recipients[0].address == "b@x.test");
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+
+  const DeliveryCounters c = h.engine.counters();
+  CHECK(c.connections == 1);
+  CHECK(c.batches_reused == 1);
+  CHECK(c.sent == 2);
+  CHECK(c.connections_idle == 1);
+  // The second batch's log line counts the connection's uses on from the first.
+  bool second_use = false;
+  for (const LogLine& line : h.logs) {
+    if (line.text.find("to=<b@x.test>") != std::string::npos &&
+        line.text.find("conn_use=2") != std::string::npos)
+      second_use = true;
+  }
+  CHECK(second_use);
+
+  // Stopping closes it.
+  h.engine.stop_starting();
+  REQUIRE(h.sessions.connections().size() == 1);
+  CHECK(h.sessions.connections()[0]->closed());
+  CHECK(h.engine.counters().connections_idle == 0);
+}
+
+TEST_CASE("delivery: max_messages_per_connection counts over every batch of a connection",
+          "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.max_messages_per_connection = 3;
+  Harness h(options);
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  h.add(2, "sender@example.org", {"b@x.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.request(0).messages.size() == 2);
+  h.add(3, "sender@example.org", {"c@x.test"});
+  h.add(4, "sender@example.org", {"d@x.test"});
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+
+  // One message left in the connection's budget: the other goes back, unattempted.
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.reused(0));
+  CHECK(h.sessions.request(0).messages.size() == 1);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  // Its budget spent, the connection is closed rather than kept.
+  REQUIRE(h.sessions.connections().size() == 1);
+  CHECK(h.sessions.connections()[0]->closed());
+  CHECK(h.engine.counters().connections_idle == 0);
+
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK_FALSE(h.sessions.reused(0));
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().sent == 4);
+  CHECK(h.engine.counters().deferred == 0);
+  CHECK(h.scheduler.messages().size() == 0);
+}
+
+TEST_CASE("delivery: a connection that closed while idle is not used", "[delivery][engine]") {
+  Harness h;
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  REQUIRE(h.sessions.connections().size() == 1);
+  h.sessions.connections()[0]->hang_up();
+
+  h.add(2, "sender@example.org", {"b@x.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK_FALSE(h.sessions.reused(0));
+  CHECK(h.sessions.started() == 2);
+  CHECK(h.engine.counters().connections_idle == 0);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().sent == 2);
+}
+
+TEST_CASE("delivery: max_idle_connections closes the connection idle longest",
+          "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.max_idle_connections = 1;
+  Harness h(options);
+  h.sessions.keep_connections(true);
+  h.routes.set("x.test", FakeDeliveryRoutes::route_to("x.test", "127.0.0.11"));
+  h.routes.set("y.test", FakeDeliveryRoutes::route_to("y.test", "127.0.0.12"));
+  h.routes.set("z.test", FakeDeliveryRoutes::route_to("z.test", "127.0.0.13"));
+  h.add(1, "sender@example.org", {"a@x.test"});
+  h.add(2, "sender@example.org", {"a@y.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 2);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  REQUIRE(h.engine.counters().connections_idle == 1);
+  h.clock.advance(100ms);
+  // The second to go idle takes the first's place.
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().connections_idle == 1);
+  REQUIRE(h.sessions.connections().size() == 2);
+  CHECK(h.sessions.connections()[0]->closed());
+  CHECK_FALSE(h.sessions.connections()[1]->closed());
+
+  // max_connections caps the sessions carrying a batch, not the idle ones.
+  h.add(3, "sender@example.org", {"a@z.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK(domain_of(h.sessions.request(0)) == "z.test");
+  CHECK_FALSE(h.sessions.reused(0));
+  CHECK(h.engine.counters().connections_idle == 1);
+}
+
+TEST_CASE("delivery: a connection past connection_reuse_time is not kept", "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.connection_reuse_time = std::chrono::seconds(10);
+  Harness h(options);
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.clock.advance(11s);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  REQUIRE(h.sessions.connections().size() == 1);
+  CHECK(h.sessions.connections()[0]->closed());
+  CHECK(h.engine.counters().connections_idle == 0);
+}
+
+TEST_CASE("delivery: a failed batch keeps no connection", "[delivery][engine]") {
+  Harness h;
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.fail(0, TransportFailure::connection_lost, "lost");
+  CHECK(h.sessions.connections().empty());
+  CHECK(h.engine.counters().connections_idle == 0);
+}
+
+TEST_CASE("delivery: domains on the same MX share a kept connection", "[delivery][engine]") {
+  Harness h;
+  h.sessions.keep_connections(true);
+  RouteAnswer shared;
+  shared.kind = RouteAnswer::Kind::route;
+  shared.endpoints = {SmtpEndpoint{"127.0.0.21", 25}, SmtpEndpoint{"127.0.0.22", 25}};
+  shared.endpoint_hosts = {"mx1.provider.test", "mx2.provider.test"};
+  h.routes.set("x.test", shared);
+  // y.test lists the provider's hosts the other way round: its second is x.test's first.
+  RouteAnswer reversed = shared;
+  std::swap(reversed.endpoints[0], reversed.endpoints[1]);
+  std::swap(reversed.endpoint_hosts[0], reversed.endpoint_hosts[1]);
+  h.routes.set("y.test", reversed);
+
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);  // connected to its first, .21
+  REQUIRE(h.engine.counters().connections_idle == 1);
+
+  h.add(2, "sender@example.org", {"b@y.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK(h.sessions.reused(0));
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().connections == 1);
+  // The log names the server the connection goes to, in y.test's own terms.
+  CHECK(h.log_lines_with("to=<b@y.test>, relay=mx1.provider.test[127.0.0.21]:25").size() == 1);
+}
+
+TEST_CASE("delivery: a kept connection serves only batches of its TLS policy",
+          "[delivery][engine]") {
+  DeliveryEngineOptions options;
+  options.tls_by_domain["y.test"] = TlsPolicy::required;
+  Harness h(options);
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  REQUIRE(h.engine.counters().connections_idle == 1);
+
+  h.add(2, "sender@example.org", {"b@y.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+  CHECK_FALSE(h.sessions.reused(0));
+  CHECK(h.sessions.request(0).tls == TlsPolicy::required);
+  CHECK(h.engine.counters().connections_idle == 1);
+}
+
+TEST_CASE("delivery: a batch that finds its kept connection stale goes over a new one",
+          "[delivery][engine]") {
+  Harness h;
+  h.sessions.keep_connections(true);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  h.add(2, "sender@example.org", {"b@x.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.reused(0));
+
+  // Nothing of the batch got a reply: the server had hung up.
+  SmtpSessionResult stale =
+      FakeSmtpSessions::result_for(h.sessions.request(0), [](std::size_t, const SmtpRecipient&) {
+        SmtpVerdict verdict;
+        verdict.transport = TransportFailure::connection_lost;
+        return verdict;
+      });
+  stale.failure = TransportFailure::connection_lost;
+  stale.stale_connection = true;
+  h.sessions.keep_connections(false);
+  h.sessions.complete(0, std::move(stale));
+
+  REQUIRE(h.sessions.open() == 1);
+  CHECK_FALSE(h.sessions.reused(0));
+  CHECK(h.sessions.request(0).messages.at(0).recipients.at(0).address == "b@x.test");
+  CHECK(h.engine.counters().deferred == 0);
+  CHECK(h.engine.counters().domain_backoffs == 0);
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().sent == 2);
+  CHECK(h.engine.counters().connections == 2);
+}

@@ -35,7 +35,8 @@ TEST_CASE("status reply: the exact line", "[admin][status]") {
         R"("total":10},"journal_ok":false,"journal_error":"disk \"full\"",)"
         R"("memory_bytes":536870912,"memory_limit_bytes":1073741824,"recovered_messages":10,)"
         R"("adopted_messages":1,"dropped_records":3,"delivery":{"enabled":true,"sessions_open":5,)"
-        R"("waiting_retry":6,"connections":70,"transactions":3500,"sent":41000,"deferred":120,)"
+        R"("connections_idle":13,"waiting_retry":6,"connections":70,"batches_reused":14,)"
+        R"("transactions":3500,"sent":41000,"deferred":120,)"
         R"("bounced":11,"expired":1,"dsn_sent":9,"dsn_failed":2,"dropped":7,)"
         R"("domain_backoffs":8,"dns_cache_entries":300,"dns_lookups_in_flight":3,)"
         R"("dns_hits":2900,"dns_misses":310,"dns_stale_served":4,"batches_waited_on_dns":12}}})");
@@ -59,12 +60,27 @@ TEST_CASE("status reply: every field, by its struct name, in a valid reply", "[a
                            "commit_expired_total", "fail_open", "journal_ok", "journal_error",
                            "memory_bytes", "memory_limit_bytes", "recovered_messages",
                            "adopted_messages", "dropped_records", "delivery"});
-  CHECK(body->member("delivery")->names ==
-        std::vector<std::string>{"enabled", "sessions_open", "waiting_retry", "connections",
-                                 "transactions", "sent", "deferred", "bounced", "expired",
-                                 "dsn_sent", "dsn_failed", "dropped", "domain_backoffs",
-                                 "dns_cache_entries", "dns_lookups_in_flight", "dns_hits",
-                                 "dns_misses", "dns_stale_served", "batches_waited_on_dns"});
+  CHECK(body->member("delivery")->names == std::vector<std::string>{"enabled",
+                                                                    "sessions_open",
+                                                                    "connections_idle",
+                                                                    "waiting_retry",
+                                                                    "connections",
+                                                                    "batches_reused",
+                                                                    "transactions",
+                                                                    "sent",
+                                                                    "deferred",
+                                                                    "bounced",
+                                                                    "expired",
+                                                                    "dsn_sent",
+                                                                    "dsn_failed",
+                                                                    "dropped",
+                                                                    "domain_backoffs",
+                                                                    "dns_cache_entries",
+                                                                    "dns_lookups_in_flight",
+                                                                    "dns_hits",
+                                                                    "dns_misses",
+                                                                    "dns_stale_served",
+                                                                    "batches_waited_on_dns"});
   CHECK(body->member("fail_open")->names ==
         std::vector<std::string>{"journal", "memory", "handoff", "spool", "total"});
   CHECK(body->member("started_unix")->as_int64() == -1);
