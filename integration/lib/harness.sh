@@ -464,11 +464,16 @@ write_bulkq_toml() {
   # loopback): the intake scenarios look at held mail, and nothing may ask a DNS server beyond
   # this machine.
   local delivery_table=$'[delivery]\nenabled = false'
+  # The volume counter's store lives in the scratch directory; a scenario's own [quota] table
+  # must name one there too.
+  local quota_table
+  quota_table=$(printf '[quota]\ndirectory = "%s"' "$SCRATCH/volume")
   local extra line
   for extra in "$@"; do
     case "$extra" in
       '[bulk]'*) bulk_table= ;;
       '[delivery]'*) delivery_table= ;;
+      '[quota]'*) quota_table= ;;
     esac
   done
   {
@@ -498,6 +503,7 @@ commit_timeout = 30
 EOF
     [ -n "$bulk_table" ] && printf '\n%s\n' "$bulk_table"
     [ -n "$delivery_table" ] && printf '\n%s\n' "$delivery_table"
+    [ -n "$quota_table" ] && printf '\n%s\n' "$quota_table"
     for line in "$@"; do printf '\n%s\n' "$line"; done
   } >"$file"
   chmod 0644 "$file"

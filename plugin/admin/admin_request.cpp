@@ -30,7 +30,8 @@ struct CommandRule {
 
 constexpr std::array kCommandRules{
     CommandRule{AdminCommand::status, Arguments::none, "status"},
-    CommandRule{AdminCommand::queues, Arguments::optional_top, "queues [--top N]"},
+    CommandRule{AdminCommand::queues, Arguments::optional_top,
+                "queues [--top N] [--sort size|age]"},
     CommandRule{AdminCommand::domain, Arguments::domain, "domain DOMAIN"},
     CommandRule{AdminCommand::pause, Arguments::domain, "pause DOMAIN"},
     CommandRule{AdminCommand::resume, Arguments::domain, "resume DOMAIN"},
@@ -43,6 +44,7 @@ constexpr std::array kCommandRules{
 
 constexpr std::string_view kTopOption = "--top";
 constexpr std::string_view kAllOption = "--all";
+constexpr std::string_view kSortOption = "--sort";
 
 bool is_separator(char c) {
   return c == ' ' || c == '\t';
@@ -109,18 +111,40 @@ AdminRequestResult parse_arguments(const CommandRule& rule,
   switch (rule.arguments) {
     case Arguments::none:
       break;
-    case Arguments::optional_top:
-      if (!args.empty() && args[0] == kTopOption) {
-        if (args.size() < 2) return failure(prefix + "--top needs a number" + usage_hint(rule));
-        const std::optional<std::uint32_t> top = parse_top(args[1]);
-        if (!top) {
-          return failure(prefix + "--top " + in_quotes(args[1]) + " is not a number from 1 to " +
-                         std::to_string(kMaxQueuesTop));
+    case Arguments::optional_top: {
+      // --top N and --sort WORD, each at most once, in either order.
+      bool sort_given = false;
+      while (used < args.size()) {
+        if (args[used] == kTopOption && request.top == 0) {
+          if (args.size() < used + 2) {
+            return failure(prefix + "--top needs a number" + usage_hint(rule));
+          }
+          const std::optional<std::uint32_t> top = parse_top(args[used + 1]);
+          if (!top) {
+            return failure(prefix + "--top " + in_quotes(args[used + 1]) +
+                           " is not a number from 1 to " + std::to_string(kMaxQueuesTop));
+          }
+          request.top = *top;
+          used += 2;
+        } else if (args[used] == kSortOption && !sort_given) {
+          if (args.size() < used + 2) {
+            return failure(prefix + "--sort needs size or age" + usage_hint(rule));
+          }
+          if (args[used + 1] == "size") {
+            request.sort_by_age = false;
+          } else if (args[used + 1] == "age") {
+            request.sort_by_age = true;
+          } else {
+            return failure(prefix + "--sort " + in_quotes(args[used + 1]) + " is not size or age");
+          }
+          sort_given = true;
+          used += 2;
+        } else {
+          break;
         }
-        request.top = *top;
-        used = 2;
       }
       break;
+    }
     case Arguments::domain:
       if (args.empty()) return failure(prefix + "missing domain" + usage_hint(rule));
       if (std::string problem = take_domain(rule, args[0], request); !problem.empty()) {
@@ -211,6 +235,7 @@ std::string to_request_line(const AdminRequest& request) {
       if (request.top > 0) {
         line.append(" ").append(kTopOption).append(" ").append(std::to_string(request.top));
       }
+      if (request.sort_by_age) line.append(" ").append(kSortOption).append(" age");
       break;
     case AdminCommand::domain:
     case AdminCommand::pause:

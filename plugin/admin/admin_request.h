@@ -2,7 +2,7 @@
 //
 // The wire form is the words of bulkqctl's command line, one request per line:
 //
-//   status | queues [--top N] | domain D | pause D | resume D | flush [D] | dns D
+//   status | queues [--top N] [--sort size|age] | domain D | pause D | resume D | flush [D] | dns D
 //   | release D | release --all | metrics | reload
 //
 // Pure and bounded: the parser reads untrusted bytes from any local peer that may connect, so
@@ -28,9 +28,10 @@ inline constexpr std::uint32_t kMaxQueuesTop = 100000;
 
 struct AdminRequest {
   AdminCommand command = AdminCommand::status;
-  std::string domain;     // canonical (normalise_domain); empty when the command has none
-  std::uint32_t top = 0;  // queues --top N; 0 when not given
-  bool all = false;       // release --all
+  std::string domain;        // canonical (normalise_domain); empty when the command has none
+  std::uint32_t top = 0;     // queues --top N; 0 when not given
+  bool sort_by_age = false;  // queues --sort age (oldest waiting first); size otherwise
+  bool all = false;          // release --all
 
   friend bool operator==(const AdminRequest&, const AdminRequest&) = default;
 };

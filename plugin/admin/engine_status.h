@@ -15,7 +15,8 @@ struct FailOpenCounts {
   std::uint64_t memory = 0;   // intake.memory_limit reached
   std::uint64_t handoff = 0;  // the handoff to the scheduler was full
   std::uint64_t spool = 0;    // the message could not be diverted (no queue id, milter error)
-  [[nodiscard]] std::uint64_t total() const { return journal + memory + handoff + spool; }
+  std::uint64_t quota = 0;    // past a volume limit (quota.action = fail_open)
+  [[nodiscard]] std::uint64_t total() const { return journal + memory + handoff + spool + quota; }
   friend bool operator==(const FailOpenCounts&, const FailOpenCounts&) = default;
 };
 
@@ -46,6 +47,19 @@ struct DeliveryStatus {
   friend bool operator==(const DeliveryStatus&, const DeliveryStatus&) = default;
 };
 
+// The volume counter ([quota]): this period's counts against its limits (0 = none).
+struct VolumeStatus {
+  std::string period;  // "2026-11-29" (day), "2026-11" (month), "2026-11-29T19" (hour), UTC
+  std::uint64_t messages = 0;
+  std::uint64_t recipients = 0;
+  std::uint64_t messages_limit = 0;
+  std::uint64_t recipients_limit = 0;
+  std::uint64_t sender_domains = 0;  // sender domains counted this period
+  std::string action;                // past a limit: fail_open or tempfail
+  std::uint64_t tempfailed = 0;      // bulk messages refused past a limit, since start
+  friend bool operator==(const VolumeStatus&, const VolumeStatus&) = default;
+};
+
 struct EngineStatus {
   std::string version;
   std::int64_t started_unix = 0;  // seconds since the Unix epoch
@@ -71,6 +85,7 @@ struct EngineStatus {
   std::uint64_t adopted_messages = 0;    // held files with bulkq's marker and no record
   std::uint64_t dropped_records = 0;     // records whose held file was gone
   DeliveryStatus delivery;
+  VolumeStatus volume;
 
   friend bool operator==(const EngineStatus&, const EngineStatus&) = default;
 };

@@ -63,6 +63,7 @@ std::string status_reply_json(const EngineStatus& status) {
   member(out, "memory", status.fail_open.memory);
   member(out, "handoff", status.fail_open.handoff);
   member(out, "spool", status.fail_open.spool);
+  member(out, "quota", status.fail_open.quota);
   member(out, "total", status.fail_open.total());
   close_object(out);
   out += ',';
@@ -97,6 +98,19 @@ std::string status_reply_json(const EngineStatus& status) {
   member(out, "dns_misses", d.dns_misses);
   member(out, "dns_stale_served", d.dns_stale_served);
   member(out, "batches_waited_on_dns", d.batches_waited_on_dns);
+  close_object(out);
+  out += ',';
+  const VolumeStatus& v = status.volume;
+  name(out, "volume");
+  out += '{';
+  member(out, "period", std::string_view(v.period));
+  member(out, "messages", v.messages);
+  member(out, "recipients", v.recipients);
+  member(out, "messages_limit", v.messages_limit);
+  member(out, "recipients_limit", v.recipients_limit);
+  member(out, "sender_domains", v.sender_domains);
+  member(out, "action", std::string_view(v.action));
+  member(out, "tempfailed", v.tempfailed);
   close_object(out);
   out += ',';
   close_object(out);

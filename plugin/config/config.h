@@ -15,6 +15,7 @@
 
 #include "core/scheduler_limits.h"
 #include "intake/bulk_rules.h"
+#include "quota/volume_period.h"
 
 namespace bulkq {
 
@@ -249,6 +250,37 @@ struct DnsConfig {
   friend bool operator==(const DnsConfig&, const DnsConfig&) = default;
 };
 
+// What bulkqd does with bulk mail past a volume limit.
+enum class QuotaAction : std::uint8_t {
+  fail_open,  // stop diverting: the MTA delivers it itself
+  tempfail,   // refuse it for now (451 4.7.1 and `reply`): the client tries again later
+};
+
+[[nodiscard]] constexpr std::string_view to_string(QuotaAction action) {
+  return action == QuotaAction::fail_open ? "fail_open" : "tempfail";
+}
+
+struct QuotaDomain {
+  std::string domain;  // a sender domain, canonical
+  std::uint64_t messages = 0;
+  std::uint64_t recipients = 0;
+  friend bool operator==(const QuotaDomain&, const QuotaDomain&) = default;
+};
+
+// The volume counter ([quota]): bulk messages and recipients taken per period (UTC), globally and
+// per sender domain, against licensed or quota figures; 0 = no limit. Counted always.
+struct QuotaConfig {
+  VolumePeriod period = VolumePeriod::day;
+  std::uint64_t messages = 0;
+  std::uint64_t recipients = 0;
+  std::vector<QuotaDomain> sender_domains;  // [quota.sender_domains]
+  QuotaAction action = QuotaAction::fail_open;
+  // The text after "451 4.7.1 " when action = tempfail.
+  std::string reply = "bulk mail volume quota reached, try again later";
+  std::string directory = "/var/lib/bulkq/volume";  // the counts' LMDB environment (mode 0700)
+  friend bool operator==(const QuotaConfig&, const QuotaConfig&) = default;
+};
+
 struct Config {
   LogConfig log;
   SchedulerLimits scheduler;
@@ -264,6 +296,7 @@ struct Config {
   JournalConfig journal;
   DeliveryConfig delivery;
   DnsConfig dns;
+  QuotaConfig quota;
 };
 
 }  // namespace bulkq

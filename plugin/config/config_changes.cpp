@@ -42,6 +42,7 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
   note(before.journal.sync_interval_ms != after.journal.sync_interval_ms, "journal.sync_interval");
   note(before.delivery != after.delivery, "delivery");
   note(before.dns != after.dns, "dns");
+  note(before.quota != after.quota, "quota");
   return changed;
 }
 

@@ -930,13 +930,150 @@ constexpr std::array kDnsKeys{
     KeyRule{"refresh_ahead", apply_dns_refresh_ahead},
     KeyRule{"prefetch_queues", apply_dns_prefetch_queues},
 };
+// --- [quota] ----------------------------------------------------------------------------------
+
+// Far above any licence; keeps sums of counts clear of overflow.
+constexpr std::int64_t kMaxQuota = 1'000'000'000'000'000LL;
+constexpr std::size_t kMaxQuotaReplyLength = 200;
+
+void apply_quota_period(const toml::value& value, const std::string& key, Config& config,
+                        Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (auto period = parse_volume_period(*name)) {
+    config.quota.period = *period;
+  } else {
+    report(errors, value, key,
+           "unknown period " + in_quotes(*name) + " (expected hour, day or month)");
+  }
+}
+
+void apply_quota_messages(const toml::value& value, const std::string& key, Config& config,
+                          Errors& errors) {
+  apply_number(value, key, 0, kMaxQuota, config.quota.messages, errors);
+}
+
+void apply_quota_recipients(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  apply_number(value, key, 0, kMaxQuota, config.quota.recipients, errors);
+}
+
+void apply_quota_action(const toml::value& value, const std::string& key, Config& config,
+                        Errors& errors) {
+  const std::optional<std::string> name = string_value(value, key, errors);
+  if (!name) return;
+  if (*name == to_string(QuotaAction::fail_open)) {
+    config.quota.action = QuotaAction::fail_open;
+  } else if (*name == to_string(QuotaAction::tempfail)) {
+    config.quota.action = QuotaAction::tempfail;
+  } else {
+    report(errors, value, key,
+           "unknown action " + in_quotes(*name) + " (expected fail_open or tempfail)");
+  }
+}
+
+// The reply goes on the SMTP wire after "451 4.7.1 ": printable ASCII only, one line.
+void apply_quota_reply(const toml::value& value, const std::string& key, Config& config,
+                       Errors& errors) {
+  const std::optional<std::string> text = string_value(value, key, errors);
+  if (!text) return;
+  const bool printable = std::all_of(text->begin(), text->end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (text->empty() || !printable || text->size() > kMaxQuotaReplyLength) {
+    report(errors, value, key,
+           "expected 1 to " + std::to_string(kMaxQuotaReplyLength) +
+               " printable ASCII characters (it is sent in the SMTP reply)");
+    return;
+  }
+  config.quota.reply = *text;
+}
+
+void apply_quota_directory(const toml::value& value, const std::string& key, Config& config,
+                           Errors& errors) {
+  if (auto path = absolute_path_value(value, key, kMaxPathLength, "a directory path", errors)) {
+    config.quota.directory = std::move(*path);
+  }
+}
+
+// [quota.sender_domains]: "example.com" = { messages = N, recipients = N }.
+void apply_quota_sender_domains(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  if (!value.is_table()) {
+    report(
+        errors, value, key,
+        "expected a table of domain = { messages = N, recipients = N }, got " + type_name(value));
+    return;
+  }
+  std::vector<QuotaDomain> domains;
+  bool all_valid = true;
+  for (const auto& [domain, limits] : value.as_table()) {
+    const std::string entry_key = key + "." + key_part(domain);
+    const DomainNameResult canonical = normalise_domain(domain);
+    if (!canonical.ok()) {
+      report(errors, limits, entry_key, "not a domain: " + canonical.error);
+      all_valid = false;
+      continue;
+    }
+    if (!limits.is_table()) {
+      report(errors, limits, entry_key,
+             "expected { messages = N, recipients = N }, got " + type_name(limits));
+      all_valid = false;
+      continue;
+    }
+    QuotaDomain entry{canonical.canonical, 0, 0};
+    for (const auto& [name, number] : limits.as_table()) {
+      const std::string limit_key = entry_key + "." + key_part(name);
+      if (name == "messages") {
+        if (auto n = integer_value(number, limit_key, 0, kMaxQuota, errors)) {
+          entry.messages = static_cast<std::uint64_t>(*n);
+        } else {
+          all_valid = false;
+        }
+      } else if (name == "recipients") {
+        if (auto n = integer_value(number, limit_key, 0, kMaxQuota, errors)) {
+          entry.recipients = static_cast<std::uint64_t>(*n);
+        } else {
+          all_valid = false;
+        }
+      } else {
+        report(errors, number, limit_key, "unknown key (expected messages or recipients)");
+        all_valid = false;
+      }
+    }
+    const auto same = std::find_if(domains.begin(), domains.end(),
+                                   [&](const QuotaDomain& d) { return d.domain == entry.domain; });
+    if (same != domains.end()) {
+      report(errors, limits, entry_key,
+             "the domain " + in_quotes(entry.domain) + " is listed twice");
+      all_valid = false;
+      continue;
+    }
+    domains.push_back(std::move(entry));
+  }
+  // The file's order is lost in the TOML table: by name, so equal files give equal configs.
+  std::sort(domains.begin(), domains.end(),
+            [](const QuotaDomain& a, const QuotaDomain& b) { return a.domain < b.domain; });
+  if (all_valid) config.quota.sender_domains = std::move(domains);
+}
+
+constexpr std::array kQuotaKeys{
+    KeyRule{"period", apply_quota_period},
+    KeyRule{"messages", apply_quota_messages},
+    KeyRule{"recipients", apply_quota_recipients},
+    KeyRule{"action", apply_quota_action},
+    KeyRule{"reply", apply_quota_reply},
+    KeyRule{"directory", apply_quota_directory},
+    KeyRule{"sender_domains", apply_quota_sender_domains},
+};
+
 constexpr std::array kTables{
     TableRule{"log", kLogKeys},         TableRule{"scheduler", kSchedulerKeys},
     TableRule{"admin", kAdminKeys},     TableRule{"bulk", kBulkKeys},
     TableRule{"daemon", kDaemonKeys},   TableRule{"milter", kMilterKeys},
     TableRule{"intake", kIntakeKeys},   TableRule{"postfix", kPostfixKeys},
     TableRule{"journal", kJournalKeys}, TableRule{"delivery", kDeliveryKeys},
-    TableRule{"dns", kDnsKeys},
+    TableRule{"dns", kDnsKeys},         TableRule{"quota", kQuotaKeys},
 };
 
 // "a, b or c", for the "expected …" part of a message.

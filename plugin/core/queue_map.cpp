@@ -57,6 +57,9 @@ DomainQueue& QueueMap::queue_for(std::string_view domain, std::uint64_t hash, Ti
   if (DomainQueue* found = table_.find(domain, hash)) return *found;
   DomainQueue& queue = table_.insert(domain, hash);
   queue.created_ = now;
+  if (!paused_domains_.empty() && domain_paused(domain)) {
+    queue.holds_ |= static_cast<std::uint8_t>(QueueHold::paused);
+  }
   queue.sequence_ = next_sequence_++;
   queue.pass_ = virtual_time_;
   return queue;
@@ -307,6 +310,19 @@ bool QueueMap::set_hold(std::string_view domain, QueueHold hold, bool on, TimePo
   queue->holds_ = on ? (queue->holds_ | bit) : (queue->holds_ & ~bit);
   place(*queue, now);
   extinguish_if_idle(*queue);
+  return true;
+}
+
+bool QueueMap::pause_domain(std::string_view domain, bool paused, TimePoint now) {
+  const auto it = paused_domains_.find(domain);
+  const bool was = it != paused_domains_.end();
+  if (paused == was) return false;
+  if (paused) {
+    paused_domains_.emplace(domain);
+  } else {
+    paused_domains_.erase(it);
+  }
+  (void)set_hold(domain, QueueHold::paused, paused, now);
   return true;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -108,6 +109,16 @@ class QueueMap {
   bool set_paused(std::string_view domain, bool paused, TimePoint now) {
     return set_hold(domain, QueueHold::paused, paused, now);
   }
+  // An administrator's pause (bulkqctl pause/resume), whether or not `domain` has a queue now: a
+  // queue created while its domain is paused starts paused. Lasts until resumed (or a restart).
+  // True if the setting changed.
+  bool pause_domain(std::string_view domain, bool paused, TimePoint now);
+  [[nodiscard]] bool domain_paused(std::string_view domain) const {
+    return paused_domains_.find(domain) != paused_domains_.end();
+  }
+  [[nodiscard]] const std::set<std::string, std::less<>>& paused_domains() const {
+    return paused_domains_;
+  }
   // Sets or clears one hold on `domain`; a queue left idle without holds is extinguished. False
   // if there is no such queue.
   bool set_hold(std::string_view domain, QueueHold hold, bool on, TimePoint now);
@@ -160,6 +171,7 @@ class QueueMap {
     std::uint32_t domain;
   };
   std::vector<PendingDomain> pending_;
+  std::set<std::string, std::less<>> paused_domains_;
 };
 
 }  // namespace bulkq

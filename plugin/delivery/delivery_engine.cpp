@@ -1,6 +1,7 @@
 #include "delivery/delivery_engine.h"
 
 #include <algorithm>
+#include <ctime>
 #include <utility>
 
 #include "delivery/delivery_log_line.h"
@@ -98,6 +99,81 @@ DeliveryCounters DeliveryEngine::counters() const {
   c.waiting_retry = waiting_count_;
   c.connections_idle = idle_count_;
   return c;
+}
+
+namespace {
+constexpr std::size_t kRepliesPerDomain = 5;
+constexpr std::size_t kDomainsWithReplies = 10000;
+
+std::string utc_stamp(TimePoint t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(text, n);
+}
+}  // namespace
+
+void DeliveryEngine::note_reply(const std::string& domain, std::string line) {
+  auto it = last_replies_.find(domain);
+  if (it == last_replies_.end()) {
+    // A bounded memory: past the cap, an arbitrary domain's history makes room.
+    if (last_replies_.size() >= kDomainsWithReplies) last_replies_.erase(last_replies_.begin());
+    it = last_replies_.emplace(domain, std::vector<std::string>{}).first;
+  }
+  std::vector<std::string>& lines = it->second;
+  // The same outcome again only moves to the end (its time is the newest).
+  const std::string_view what = std::string_view(line).substr(line.find(' ') + 1);
+  const auto same = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
+    return std::string_view(l).substr(l.find(' ') + 1) == what;
+  });
+  if (same != lines.end()) lines.erase(same);
+  if (lines.size() >= kRepliesPerDomain) lines.erase(lines.begin());
+  lines.push_back(std::move(line));
+}
+
+std::uint64_t DeliveryEngine::flush(std::string_view domain) {
+  const TimePoint now = clock_.now();
+  std::uint64_t moved = 0;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!domain.empty() && it->second.domain != domain) {
+      ++it;
+      continue;
+    }
+    moved += it->second.recipients.size();
+    waiting_count_ -= it->second.recipients.size();
+    scheduler_.refile(it->second.domain, it->second.recipients);
+    it = waiting_.erase(it);
+  }
+  std::vector<std::string> backing_off;
+  scheduler_.queues().for_each_queue([&](const DomainQueue& queue) {
+    if (queue.next_attempt() > now && (domain.empty() || queue.domain() == domain))
+      backing_off.emplace_back(queue.domain());
+  });
+  for (const std::string& d : backing_off) {
+    (void)scheduler_.queues().defer(d, now, now);
+    backoff_.erase(d);
+  }
+  if (!domain.empty()) backoff_.erase(std::string(domain));
+  return moved;
+}
+
+DeliveryDomainState DeliveryEngine::domain_state(std::string_view domain) const {
+  DeliveryDomainState state;
+  const std::string key(domain);
+  if (const auto it = domain_sessions_.find(key); it != domain_sessions_.end())
+    state.sessions_open = it->second;
+  for (const auto& [due, waiting] : waiting_) {
+    if (waiting.domain != domain) continue;
+    state.waiting_retry += waiting.recipients.size();
+    state.next_retry = std::min(state.next_retry, due);
+  }
+  if (const auto it = backoff_.find(key); it != backoff_.end())
+    state.consecutive_failures = it->second.consecutive_failures();
+  if (const auto it = last_replies_.find(key); it != last_replies_.end())
+    state.last_replies = it->second;
+  return state;
 }
 
 void DeliveryEngine::stop_starting() {
@@ -686,6 +762,9 @@ void DeliveryEngine::log_result(const Flight& flight, const BatchRecipient& reci
   entry.status = status;
   entry.text = result.outcome.text;
   log(status == LogStatus::sent ? LogLevel::info : LogLevel::warning, delivery_log_line(entry));
+  note_reply(flight.batch.domain, utc_stamp(now) + " " + std::string(to_string(status)) + " " +
+                                      result.outcome.status.to_string() + " " +
+                                      result.outcome.text);
   if (accounting_) {
     AccountingEntry account;
     account.time = now;

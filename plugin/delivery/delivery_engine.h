@@ -113,6 +113,15 @@ struct DeliveryEngineOptions {
   bool group_commit = false;
 };
 
+// One destination's delivery state, for `bulkqctl domain`.
+struct DeliveryDomainState {
+  std::uint32_t sessions_open = 0;
+  std::uint64_t waiting_retry = 0;          // recipients waiting out their own retry delay
+  TimePoint next_retry = TimePoint::max();  // the first of them due
+  std::uint32_t consecutive_failures = 0;   // domain-level failures in a row (backoff)
+  std::vector<std::string> last_replies;    // newest last: "time outcome reply"
+};
+
 struct DeliveryCounters {
   std::uint64_t sessions_open = 0;
   std::uint64_t connections = 0;       // connections opened that reached a server
@@ -172,6 +181,12 @@ class DeliveryEngine {
   void before_journal_batch(std::function<void()> callback) {
     before_journal_batch_ = std::move(callback);
   }
+
+  // bulkqctl flush: the recipients of `domain` (every domain when empty) waiting out a retry
+  // delay are queued again now, and its backoff ends. Returns the recipients requeued.
+  std::uint64_t flush(std::string_view domain);
+
+  [[nodiscard]] DeliveryDomainState domain_state(std::string_view domain) const;
 
   // The earliest time a recipient waiting out its retry delay or a backing-off queue becomes
   // due, or TimePoint::max() when none waits.
@@ -255,6 +270,9 @@ class DeliveryEngine {
   std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
   std::size_t idle_count_ = 0;
   std::unordered_map<std::string, DomainBackoff> backoff_;
+  // The last few distinct outcomes per domain (bounded: see note_reply).
+  std::unordered_map<std::string, std::vector<std::string>> last_replies_;
+  void note_reply(const std::string& domain, std::string line);
   std::multimap<TimePoint, Waiting> waiting_;
   std::uint64_t waiting_count_ = 0;
   DeliveryCounters counters_;

@@ -118,6 +118,10 @@ class DnsService {
   }
 
   [[nodiscard]] DnsServiceStatus status() const;
+  // The cached record of `domain`, fresh or stale, without counting a lookup; null when none.
+  [[nodiscard]] const DnsCacheRecord* peek(std::string_view domain) const {
+    return cache_.peek(domain);
+  }
   [[nodiscard]] const DnsServiceOptions& options() const { return options_; }
 
  private:

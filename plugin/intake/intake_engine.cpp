@@ -307,6 +307,7 @@ EngineStatus IntakeEngine::status() const {
   s.passed_total = signals_.passed.load(std::memory_order_relaxed);
   s.commit_expired_total = commit_expired_;
   s.fail_open = signals_.fail_open();
+  s.volume.tempfailed = signals_.quota_tempfailed.load(std::memory_order_relaxed);
   s.journal_ok = signals_.journal_ok.load(std::memory_order_relaxed);
   s.journal_error = journal_error_;
   s.memory_bytes = memory_bytes_;

@@ -7,6 +7,16 @@
 
 namespace bulkq {
 
+namespace {
+
+// The part after the last '@' ("" for the null sender, or an address without one).
+std::string_view sender_domain(std::string_view sender) {
+  const std::size_t at = sender.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : sender.substr(at + 1);
+}
+
+}  // namespace
+
 IntakeGate::IntakeGate(MtaKind kind, BulkRules rules, IntakeHandoff& handoff,
                        IntakeSignals& signals, MessageId first_id)
     : kind_(kind),
@@ -14,6 +24,13 @@ IntakeGate::IntakeGate(MtaKind kind, BulkRules rules, IntakeHandoff& handoff,
       handoff_(handoff),
       signals_(signals),
       next_id_(first_id) {}
+
+void IntakeGate::refund_volume(const IntakeEnvelope& envelope) {
+  if (volume_ == nullptr) return;
+  volume_->refund(sender_domain(envelope.sender),
+                  static_cast<std::uint32_t>(envelope.recipients.size()),
+                  std::chrono::system_clock::time_point(envelope.arrived));
+}
 
 IntakeDecision IntakeGate::fail_open(std::atomic<std::uint64_t>& counter, std::string reason) {
   counter.fetch_add(1, std::memory_order_relaxed);
@@ -60,7 +77,22 @@ IntakeDecision IntakeGate::submit(const MessageEvidence& evidence, const IntakeE
   const MessageId id = next_id_.fetch_add(1, std::memory_order_relaxed);
   BuildResult built = builder.build(id);
   if (!built.ok()) return fail_open(signals_.fail_open_spool, "cannot queue: " + built.error);
+  // Counted last of the checks, so a message let through for another reason uses no quota.
+  const std::string_view domain = sender_domain(envelope.sender);
+  const auto recipients = static_cast<std::uint32_t>(envelope.recipients.size());
+  const std::chrono::system_clock::time_point counted_at(envelope.arrived);
+  if (volume_ != nullptr) {
+    const VolumeAdmission admission = volume_->admit(domain, recipients, counted_at);
+    if (!admission.admitted()) {
+      if (volume_action_ == QuotaAction::tempfail) {
+        signals_.quota_tempfailed.fetch_add(1, std::memory_order_relaxed);
+        return {IntakeAction::tempfail, 0, admission.describe()};
+      }
+      return fail_open(signals_.fail_open_quota, admission.describe());
+    }
+  }
   if (handoff_.try_push(built.message) == HandoffResult::full) {
+    if (volume_ != nullptr) volume_->refund(domain, recipients, counted_at);
     return fail_open(signals_.fail_open_handoff, "the handoff to the scheduler is full (" +
                                                      std::to_string(handoff_.capacity()) +
                                                      " messages waiting)");

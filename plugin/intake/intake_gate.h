@@ -19,12 +19,14 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
 #include "core/clock.h"
 #include "core/message_record.h"
 #include "core/spool_ref.h"
 #include "intake/bulk_rules.h"
 #include "intake/intake_handoff.h"
 #include "intake/intake_signals.h"
+#include "quota/volume_counter.h"
 
 namespace bulkq {
 
@@ -32,6 +34,7 @@ enum class IntakeAction : std::uint8_t {
   pass,       // not bulk: the MTA delivers it, untouched
   divert,     // bulk and handed over: hold it and add the marker with `id`
   fail_open,  // bulk, but bulkq cannot take it now: the MTA delivers it, untouched
+  tempfail,   // bulk, past a volume limit with quota.action = tempfail: refuse it with 451 4.7.1
 };
 
 [[nodiscard]] constexpr std::string_view to_string(IntakeAction action) {
@@ -42,14 +45,17 @@ enum class IntakeAction : std::uint8_t {
       return "divert";
     case IntakeAction::fail_open:
       return "fail_open";
+    case IntakeAction::tempfail:
+      return "tempfail";
   }
   return "unknown";
 }
 
 struct IntakeDecision {
   IntakeAction action = IntakeAction::pass;
-  MessageId id = 0;    // set when divert
-  std::string reason;  // divert: the bulk rule that matched; fail_open: why it was let through
+  MessageId id = 0;  // set when divert
+  // divert: the bulk rule that matched; fail_open: why it was let through; tempfail: the limit.
+  std::string reason;
 };
 
 // What the shim gathered about one message, at end-of-message.
@@ -73,6 +79,17 @@ class IntakeGate {
   // Before the MTA's first message: recovery says where ids continue.
   void start_ids_at(MessageId first_id) { next_id_.store(first_id); }
 
+  // Before the MTA's first message: every message about to be diverted is first counted by
+  // `counter` (which must outlive the gate); one past a limit fails open or is tempfailed, as
+  // `action` says, and counts nothing.
+  void count_volume(VolumeCounter* counter, QuotaAction action) {
+    volume_ = counter;
+    volume_action_ = action;
+  }
+  // Any thread: a message submit() diverted could not be held after all (the MTA refused the
+  // marker or the quarantine); its count is taken back.
+  void refund_volume(const IntakeEnvelope& envelope);
+
   [[nodiscard]] const BulkRules& rules() const { return rules_; }
 
  private:
@@ -83,6 +100,8 @@ class IntakeGate {
   IntakeHandoff& handoff_;
   IntakeSignals& signals_;
   std::atomic<MessageId> next_id_;
+  VolumeCounter* volume_ = nullptr;
+  QuotaAction volume_action_ = QuotaAction::fail_open;
 };
 
 }  // namespace bulkq

@@ -29,6 +29,8 @@ struct IntakeSignals {
   std::atomic<std::uint64_t> fail_open_memory{0};
   std::atomic<std::uint64_t> fail_open_handoff{0};
   std::atomic<std::uint64_t> fail_open_spool{0};
+  std::atomic<std::uint64_t> fail_open_quota{0};   // past a volume limit, quota.action = fail_open
+  std::atomic<std::uint64_t> quota_tempfailed{0};  // past a volume limit, quota.action = tempfail
 
   [[nodiscard]] FailOpenCounts fail_open() const {
     FailOpenCounts counts;
@@ -36,6 +38,7 @@ struct IntakeSignals {
     counts.memory = fail_open_memory.load(std::memory_order_relaxed);
     counts.handoff = fail_open_handoff.load(std::memory_order_relaxed);
     counts.spool = fail_open_spool.load(std::memory_order_relaxed);
+    counts.quota = fail_open_quota.load(std::memory_order_relaxed);
     return counts;
   }
 };

@@ -2,8 +2,10 @@
 //
 // Single-threaded and short-lived: read the command line, find the admin socket (from -s, or
 // admin.socket in the configuration file), send one request line, print the reply, and exit 0 if
-// the daemon says "ok": true, 1 if the request failed, 2 on a usage error. `status` without
-// --json prints a table (ctl/status_view.h); everything else prints the reply line as it came.
+// the daemon says "ok": true, 1 if the request failed, 2 on a usage error. Without --json,
+// `status` prints a table (ctl/status_view.h) and queues, domain, dns, pause, resume, flush and
+// metrics their own views (ctl/command_view.h); with --json, or for the others, the reply line
+// as it came.
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "ctl/admin_client.h"
 #include "ctl/admin_reply.h"
 #include "ctl/bulkqctl_command_line.h"
+#include "ctl/command_view.h"
 #include "ctl/status_view.h"
 
 namespace {
@@ -84,8 +87,24 @@ int main(int argc, char** argv) {
     return exit_with(BulkqctlExit::ok);
   }
 
-  // The other commands' replies are printed as the daemon sent them, with or without --json,
-  // until their tables come with the commands themselves.
+  const bool has_view = options.request.command != bulkq::AdminCommand::release &&
+                        options.request.command != bulkq::AdminCommand::reload;
+  if (!options.json && has_view) {
+    const bulkq::StatusView view =
+        bulkq::render_command_view(options.request.command, exchange.reply);
+    if (!view.ok()) {
+      print_error(view.error);
+      return exit_with(BulkqctlExit::request_failed);
+    }
+    std::fwrite(view.text.data(), 1, view.text.size(), stdout);
+    if (std::fflush(stdout) != 0) {
+      print_error("cannot write the reply to standard output");
+      return exit_with(BulkqctlExit::request_failed);
+    }
+    return exit_with(BulkqctlExit::ok);
+  }
+
+  // --json, and the commands without a view: the reply as the daemon sent it.
   std::fwrite(exchange.reply.data(), 1, exchange.reply.size(), stdout);
   std::fputc('\n', stdout);
   if (std::fflush(stdout) != 0) {

@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "ctl/admin_reply.h"
 #include "ctl/json_document.h"
+#include "ctl/terminal_text.h"
 
 namespace bulkq {
 namespace {
@@ -101,42 +102,6 @@ struct Group {
   std::string title;
   std::vector<Row> rows;
 };
-
-// `text` for a terminal: printable ASCII and well-formed UTF-8 (except the C1 controls, which
-// some terminals obey) kept; every other byte as \xNN.
-std::string terminal_safe(std::string_view text) {
-  std::string out;
-  const auto hex = [&out](unsigned char u) {
-    std::array<char, 5> escaped{};
-    std::snprintf(escaped.data(), escaped.size(), "\\x%02x", u);
-    out += escaped.data();
-  };
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x80) {
-      if (u < 0x20 || u == 0x7f) {
-        hex(u);
-      } else {
-        out += text[i];
-      }
-      ++i;
-      continue;
-    }
-    const std::size_t length = utf8_sequence(text, i);
-    bool valid = length > 0;
-    // U+0080–U+009F, the C1 controls, are C2 80 – C2 9F.
-    if (valid && u == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) valid = false;
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      hex(u);
-      ++i;
-    }
-  }
-  return out;
-}
 
 std::string number(std::uint64_t value) {
   return std::to_string(value);
@@ -243,6 +208,7 @@ StatusView render_status_view(std::string_view reply) {
   const std::uint64_t fail_open_memory = fail_open.count("memory");
   const std::uint64_t fail_open_handoff = fail_open.count("handoff");
   const std::uint64_t fail_open_spool = fail_open.count("spool");
+  const std::uint64_t fail_open_quota = fail_open.count("quota");
   const std::uint64_t fail_open_total = fail_open.count("total");
   const bool journal_ok = status.flag("journal_ok");
   const std::string journal_error = status.text("journal_error");
@@ -305,6 +271,30 @@ StatusView render_status_view(std::string_view reply) {
         {"waited on DNS", number(dns_waits)},
     };
   }
+  const bool has_volume = status_object->member("volume") != nullptr;
+  std::vector<std::pair<std::string, std::string>> volume_rows;
+  if (has_volume) {
+    MemberReader volume = status.object("volume");
+    const std::string period = volume.text("period");
+    const std::uint64_t counted_messages = volume.count("messages");
+    const std::uint64_t counted_recipients = volume.count("recipients");
+    const std::uint64_t messages_limit = volume.count("messages_limit");
+    const std::uint64_t recipients_limit = volume.count("recipients_limit");
+    const std::uint64_t sender_domains = volume.count("sender_domains");
+    const std::string action = volume.text("action");
+    const std::uint64_t tempfailed = volume.count("tempfailed");
+    const auto of_limit = [](std::uint64_t count, std::uint64_t limit) {
+      return number(count) + (limit == 0 ? std::string(" (no limit)") : " of " + number(limit));
+    };
+    volume_rows = {
+        {"period", period.empty() ? "-" : terminal_safe(period)},
+        {"messages", of_limit(counted_messages, messages_limit)},
+        {"recipients", of_limit(counted_recipients, recipients_limit)},
+        {"sender domains", number(sender_domains)},
+        {"over: action", action.empty() ? "-" : terminal_safe(action)},
+        {"tempfailed", number(tempfailed)},
+    };
+  }
   if (!error.empty()) return failure(std::move(error));
 
   std::string journal = "ok";
@@ -335,6 +325,7 @@ StatusView render_status_view(std::string_view reply) {
            {"  memory", number(fail_open_memory)},
            {"  handoff", number(fail_open_handoff)},
            {"  spool", number(fail_open_spool)},
+           {"  quota", number(fail_open_quota)},
        }},
       {"Health",
        {
@@ -354,6 +345,12 @@ StatusView render_status_view(std::string_view reply) {
     for (auto& [label, value] : delivery_rows)
       delivery_group.rows.push_back({label, value});
     all_groups.insert(all_groups.begin() + 2, std::move(delivery_group));
+  }
+  if (has_volume) {
+    Group volume_group{"Volume", {}};
+    for (auto& [label, value] : volume_rows)
+      volume_group.rows.push_back({label, value});
+    all_groups.insert(all_groups.end() - 2, std::move(volume_group));
   }
   StatusView view;
   view.text = render(all_groups);

@@ -4,7 +4,8 @@
 
 namespace bulkq {
 
-std::string answer_admin_request(const AdminRequest& request, const StatusBoard& board) {
+std::string answer_admin_request(const AdminRequest& request, const StatusBoard& board,
+                                 const AskScheduler& ask) {
   switch (request.command) {
     case AdminCommand::status:
       return status_reply_json(board.latest());
@@ -14,8 +15,16 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
     case AdminCommand::resume:
     case AdminCommand::flush:
     case AdminCommand::dns:
+    case AdminCommand::metrics: {
+      std::optional<std::string> reply = ask ? ask(request) : std::nullopt;
+      if (!reply) {
+        return error_reply_json(std::string(to_string(request.command)) +
+                                ": the scheduler thread did not answer in time (starting, "
+                                "stopping or very busy); try again");
+      }
+      return std::move(*reply);
+    }
     case AdminCommand::release:
-    case AdminCommand::metrics:
     case AdminCommand::reload:
       break;
   }

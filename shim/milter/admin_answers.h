@@ -1,13 +1,17 @@
-// bulkqd's answers to admin requests, in this version: `status` from the StatusBoard, every
-// other command an error reply saying it is not available yet.
+// bulkqd's answers to admin requests: `status` from the StatusBoard (a copy the scheduler thread
+// publishes every 100 ms, so it never waits for that thread); queues, domain, pause, resume,
+// flush, dns and metrics from the scheduler thread itself, which owns the queue map, the
+// delivery engine and the DNS cache (`ask`, bounded by a timeout); release and reload are not
+// available in this version.
 //
-// Called on the admin server's thread (AdminServer's handler); reads the board's latest copy and
-// nothing else, so it never waits for the scheduler thread beyond one copy. Pure otherwise.
+// Called on the admin server's thread (AdminServer's handler), one request at a time.
 //
 // bulkqd's use: the handler given to AdminServer::open is
-//   [&board](const AdminRequest& request) { return answer_admin_request(request, board); }
+//   [&](const AdminRequest& request) { return answer_admin_request(request, board, ask); }
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "admin/admin_request.h"
@@ -15,10 +19,16 @@
 
 namespace bulkq {
 
+// Asks the scheduler thread; empty when it did not answer in time (or is not running yet).
+using AskScheduler = std::function<std::optional<std::string>(const AdminRequest&)>;
+
 // One reply line without '\n':
-//   status    → status_reply_json(board.latest())
-//   any other → {"ok":false,"error":"<command>: not available in this version"}
+//   status                                           → status_reply_json(board.latest())
+//   queues, domain, pause, resume, flush, dns, metrics → ask(request), or an error reply when
+//                                                     the scheduler thread did not answer
+//   release, reload                                  → {"ok":false,"error":"<command>: not
+//                                                     available in this version"}
 [[nodiscard]] std::string answer_admin_request(const AdminRequest& request,
-                                               const StatusBoard& board);
+                                               const StatusBoard& board, const AskScheduler& ask);
 
 }  // namespace bulkq

@@ -58,6 +58,8 @@
 #include "postfix/postconf_query.h"
 #include "postfix/postfix_spool.h"
 #include "postfix/sendmail_bounce_sender.h"
+#include "quota/lmdb_volume_store.h"
+#include "quota/volume_counter.h"
 
 namespace {
 
@@ -157,6 +159,20 @@ void log_at(spdlog::logger& logger, bulkq::LogLevel level, std::string_view text
       logger.critical("{}", text);
       break;
   }
+}
+
+// How long the admin server waits for the scheduler thread's reply (bulkqctl waits 10 s).
+constexpr std::chrono::milliseconds kAdminAnswerTimeout{5000};
+
+// [quota] as the volume counter takes it.
+bulkq::VolumeLimits volume_limits(const bulkq::QuotaConfig& quota) {
+  bulkq::VolumeLimits limits;
+  limits.period = quota.period;
+  limits.messages = quota.messages;
+  limits.recipients = quota.recipients;
+  for (const bulkq::QuotaDomain& domain : quota.sender_domains)
+    limits.domains[domain.domain] = bulkq::VolumeDomainLimits{domain.messages, domain.recipients};
+  return limits;
 }
 
 std::string parent_directory(const std::string& path) {
@@ -343,6 +359,16 @@ int main(int argc, char** argv) {
       return fail(error);
     if (std::string error = bulkq::give_to(config.journal.directory, user.user); !error.empty())
       return fail(error);
+    for (const std::string& directory : {parent_directory(config.quota.directory)}) {
+      if (std::string error = bulkq::prepare_directory(directory, 0755, user.user, false);
+          !error.empty())
+        return fail(error);
+    }
+    if (std::string error = bulkq::prepare_directory(config.quota.directory, 0700, user.user, true);
+        !error.empty())
+      return fail(error);
+    if (std::string error = bulkq::give_to(config.quota.directory, user.user); !error.empty())
+      return fail(error);
     if (config.delivery.enabled && config.delivery.mode == bulkq::DeliveryMode::direct) {
       for (const std::string& directory : {parent_directory(config.dns.cache_directory)}) {
         if (std::string error = bulkq::prepare_directory(directory, 0755, user.user, false);
@@ -374,14 +400,21 @@ int main(int argc, char** argv) {
     bulkq::Scheduler scheduler(clock, config.scheduler);
     bulkq::StatusBoard board;
 
+    // Set once the scheduler thread runs; the admin server asks it for all but `status`.
+    std::atomic<bulkq::SchedulerLoop*> admin_loop{nullptr};
     const bulkq::AdminAccessResult access =
         bulkq::resolve_admin_access(config.admin, config.daemon);
     if (!access.ok()) return fail(access.error);
     bulkq::AdminServerOpenResult admin = bulkq::AdminServer::open(
         config.admin.socket, bulkq::kAdminSocketMode, access.access.socket_owner,
         access.access.socket_group, access.access.policy,
-        [&board](const bulkq::AdminRequest& request) {
-          return bulkq::answer_admin_request(request, board);
+        [&board, &admin_loop](const bulkq::AdminRequest& request) {
+          bulkq::SchedulerLoop* loop = admin_loop.load();
+          const bulkq::AskScheduler ask =
+              loop == nullptr ? bulkq::AskScheduler() : [loop](const bulkq::AdminRequest& r) {
+                return loop->answer(r, kAdminAnswerTimeout);
+              };
+          return bulkq::answer_admin_request(request, board, ask);
         },
         [&logger](std::string_view line) { logger.warn("admin: {}", line); });
     if (!admin.ok()) return fail(admin.error);
@@ -399,6 +432,17 @@ int main(int argc, char** argv) {
       return fail(error);
 
     if (std::string error = bulkq::drop_to(user.user); !error.empty()) return fail(error);
+
+    // The volume counter: counts restored before the first message is counted.
+    bulkq::LmdbVolumeStoreOptions volume_options;
+    volume_options.directory = config.quota.directory;
+    bulkq::LmdbVolumeStoreOpenResult volume_store = bulkq::LmdbVolumeStore::open(volume_options);
+    if (!volume_store.ok()) return fail(volume_store.error);
+    bulkq::VolumeCounter volume(volume_limits(config.quota), volume_store.store.get());
+    if (std::string error = volume.restore(std::chrono::system_clock::now()); !error.empty())
+      logger.warn("volume counter: {}", error);
+    gate.count_volume(&volume, config.quota.action);
+    milter.set_quota_reply(config.quota.reply);
 
     bulkq::LmdbJournalOptions journal_options;
     journal_options.directory = config.journal.directory;
@@ -446,11 +490,13 @@ int main(int argc, char** argv) {
     loop_parts.log = engine_log;
     loop_parts.accounting_fd = accounting.fd();
     loop_parts.helo_name = helo_name;
+    loop_parts.volume = &volume;
     std::string loop_error;
     std::unique_ptr<bulkq::SchedulerLoop> loop =
         bulkq::SchedulerLoop::create(std::move(loop_parts), loop_error);
     if (!loop) return fail(loop_error);
     std::thread engine_thread([&loop] { loop->run(); });
+    admin_loop.store(loop.get());
 
     std::atomic<bool> milter_ended{false};
     std::atomic<bool> stopping{false};
@@ -481,6 +527,7 @@ int main(int argc, char** argv) {
     loop->stop();
     engine_thread.join();
     admin.server->stop();
+    admin_loop.store(nullptr);
     logger.info("bulkqd stopped: {} message(s), {} recipient(s) queued, {} pending commit",
                 engine.status().messages, engine.status().recipients, engine.pending_count());
     return status;

@@ -244,10 +244,22 @@ sfsistat on_eom(SMFICTX* ctx) {
         self->log(LogLevel::warning,
                   name + ": bulk mail not diverted, left to the MTA: " + decision.reason);
         break;
+      case IntakeAction::tempfail: {
+        self->log(LogLevel::warning,
+                  name + ": bulk mail refused for now (451 4.7.1): " + decision.reason);
+        std::string code = "451";
+        std::string status = "4.7.1";
+        std::string text = self->quota_reply();
+        // Without the reply the MTA still tempfails, with its own generic text.
+        (void)smfi_setreply(ctx, code.data(), status.data(), text.data());
+        connection->reset_message();
+        return SMFIS_TEMPFAIL;
+      }
       case IntakeAction::divert: {
         std::string header_name(kMarkerHeaderName);
         std::string header_value = std::to_string(decision.id);
         if (smfi_addheader(ctx, header_name.data(), header_value.data()) != MI_SUCCESS) {
+          self->gate().refund_volume(envelope);
           self->signals().diverted.fetch_sub(1, std::memory_order_relaxed);
           self->signals().fail_open_spool.fetch_add(1, std::memory_order_relaxed);
           self->log(LogLevel::warning,
@@ -258,6 +270,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         }
         char reason[] = "bulkq";
         if (smfi_quarantine(ctx, reason) != MI_SUCCESS) {
+          self->gate().refund_volume(envelope);
           self->signals().diverted.fetch_sub(1, std::memory_order_relaxed);
           self->signals().fail_open_spool.fetch_add(1, std::memory_order_relaxed);
           self->log(LogLevel::warning, name +

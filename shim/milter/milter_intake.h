@@ -51,12 +51,17 @@ class MilterIntake {
     if (log_) log_(level, text);
   }
 
+  // Before run(): the text after "451 4.7.1 " for bulk mail tempfailed past a volume limit.
+  void set_quota_reply(std::string text) { quota_reply_ = std::move(text); }
+  [[nodiscard]] const std::string& quota_reply() const { return quota_reply_; }
+
  private:
   IntakeGate& gate_;
   IntakeSignals& signals_;
   const Clock& clock_;
   MilterLog log_;
   std::string socket_path_;  // set by open()
+  std::string quota_reply_ = "bulk mail volume quota reached, try again later";
 };
 
 }  // namespace bulkq

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <random>
 #include <utility>
 
@@ -12,6 +14,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "admin/domain_report.h"
+#include "admin/status_reply.h"
 #include "delivery/delivery_engine.h"
 #include "delivery/delivery_routes.h"
 #include "dns/cares_resolver.h"
@@ -57,6 +61,10 @@ TlsPolicy tls_policy(TlsSetting tls) {
   }
   return TlsPolicy::opportunistic;
 }
+
+// `queues` without --top shows this many; `metrics` has per-domain series for this many.
+constexpr std::uint32_t kDefaultQueuesShown = 100;
+constexpr std::uint32_t kMetricsDomains = 20;
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -176,10 +184,30 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     schedule_tick(std::chrono::milliseconds(0));
     io_.run();
     parts_.intake->drain();
+    refresh_volume();
     publish();
   }
 
   void stop() override { stop_requested_.store(true, std::memory_order_relaxed); }
+
+  std::optional<std::string> answer(const AdminRequest& request,
+                                    std::chrono::milliseconds timeout) override {
+    auto promise = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> reply = promise->get_future();
+    asio::post(io_, [this, request, promise] {
+      try {
+        promise->set_value(answer_here(request));
+      } catch (const std::exception& e) {
+        promise->set_value(error_reply_json(std::string("internal error: ") + e.what()));
+      }
+    });
+    if (reply.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    try {
+      return reply.get();
+    } catch (const std::exception&) {
+      return std::nullopt;  // the loop ended with the request still queued
+    }
+  }
 
  private:
   void log(LogLevel level, std::string_view text) const {
@@ -230,6 +258,10 @@ class AsioSchedulerLoop final : public SchedulerLoop {
         last_refresh_ = now;
       }
     }
+    if (now - last_volume_ >= std::chrono::seconds(1)) {
+      refresh_volume();
+      last_volume_ = now;
+    }
     if (intake_busy || delivery_busy || now - last_publish_ >= std::chrono::milliseconds(100)) {
       publish();
       last_publish_ = now;
@@ -260,8 +292,130 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     schedule_tick(delay);
   }
 
-  void publish() {
+  // ---- admin requests (scheduler thread) ---------------------------------------------------
+
+  std::string answer_here(const AdminRequest& request) {
+    const TimePoint now = clock_.now();
+    QueueMap& queues = parts_.scheduler->queues();
+    const std::string& domain = request.domain;
+    switch (request.command) {
+      case AdminCommand::queues: {
+        const std::uint32_t top = request.top == 0 ? kDefaultQueuesShown : request.top;
+        return queues_reply_json(
+            queue_rows(queues, now, top, request.sort_by_age ? QueueOrder::age : QueueOrder::size),
+            queues.queue_count());
+      }
+      case AdminCommand::domain:
+        return domain_reply_json(domain_report(domain, now));
+      case AdminCommand::dns:
+        return dns_reply_json(domain_report(domain, now));
+      case AdminCommand::pause:
+      case AdminCommand::resume: {
+        const bool pause = request.command == AdminCommand::pause;
+        const bool changed = queues.pause_domain(domain, pause, now);
+        if (!changed) {
+          return done_reply_json(domain + (pause ? " was already paused" : " was not paused"));
+        }
+        log(LogLevel::info,
+            domain + (pause ? ": paused by an administrator" : ": resumed by an administrator"));
+        return done_reply_json((pause ? "paused " : "resumed ") + domain +
+                               (pause ? " (until resumed, or bulkqd restarts)" : ""));
+      }
+      case AdminCommand::flush: {
+        if (!delivery_) return error_reply_json("flush: delivery is off (delivery.enabled)");
+        const std::uint64_t moved = delivery_->flush(domain);
+        const std::string what = domain.empty() ? std::string("every domain") : domain;
+        log(LogLevel::info, "flush of " + what + " by an administrator: " + std::to_string(moved) +
+                                " recipient(s) queued again now");
+        return done_reply_json("flushed " + what + ": " + std::to_string(moved) +
+                               " recipient(s) waiting for a retry queued again, backoff ended");
+      }
+      case AdminCommand::metrics:
+        return metrics_reply_json(metrics_text(
+            current_status(), queue_rows(queues, now, kMetricsDomains, QueueOrder::size)));
+      default:
+        return error_reply_json(std::string(to_string(request.command)) +
+                                ": not available in this version");
+    }
+  }
+
+  DomainReport domain_report(const std::string& domain, TimePoint now) {
+    DomainReport report;
+    report.domain = domain;
+    const QueueMap& queues = parts_.scheduler->queues();
+    report.paused = queues.domain_paused(domain);
+    if (const DomainQueue* queue = queues.find(domain)) {
+      report.queue = queue_row(*queue, now);
+      report.paused = report.paused || queue->paused();
+    }
+    if (delivery_) {
+      const DeliveryDomainState state = delivery_->domain_state(domain);
+      report.sessions_open = state.sessions_open;
+      report.waiting_retry = state.waiting_retry;
+      if (state.next_retry != TimePoint::max()) {
+        report.next_retry_seconds = std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::seconds>(state.next_retry - now).count());
+      }
+      report.consecutive_failures = state.consecutive_failures;
+      report.last_replies = state.last_replies;
+    }
+    if (config_.delivery.mode == DeliveryMode::relay) {
+      report.dns_state = "relay";
+    } else if (dns_) {
+      if (const DnsCacheRecord* record = dns_->peek(domain)) {
+        const TimePoint expires = record->expires();
+        report.dns_state = now < expires ? "fresh" : "stale";
+        report.dns_status = to_string(record->status);
+        report.dns_reason = record->reason;
+        report.dns_age_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(now - record->stored_at).count();
+        report.dns_expires_in_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(expires - now).count();
+        for (const CachedHost& host : record->hosts) {
+          DomainDnsHost shown;
+          shown.name = host.name;
+          shown.preference = host.preference;
+          for (const IpAddress& address : host.addresses)
+            shown.addresses.push_back(address.to_string());
+          report.dns_hosts.push_back(std::move(shown));
+        }
+      }
+    }
+    return report;
+  }
+
+  // Writes the volume counts changed since the last call and takes this period's figures.
+  void refresh_volume() {
+    VolumeCounter* volume = parts_.volume;
+    if (volume == nullptr) return;
+    const std::string error = volume->flush();
+    if (error != volume_error_) {
+      if (!error.empty()) {
+        log(LogLevel::error, "volume counter: " + error + " (the counts are kept, tried again)");
+      } else {
+        log(LogLevel::info, "volume counter: written again");
+      }
+      volume_error_ = error;
+    }
+    const VolumeSnapshot snapshot = volume->snapshot(std::chrono::system_clock::now());
+    volume_status_.period = snapshot.period_key;
+    volume_status_.messages = snapshot.global.messages;
+    volume_status_.recipients = snapshot.global.recipients;
+    volume_status_.messages_limit = snapshot.limits.messages;
+    volume_status_.recipients_limit = snapshot.limits.recipients;
+    volume_status_.sender_domains = snapshot.domains.size();
+    volume_status_.action = std::string(to_string(config_.quota.action));
+  }
+
+  void publish() { parts_.board->publish(current_status()); }
+
+  EngineStatus current_status() const {
     EngineStatus status = parts_.intake->status();
+    {
+      const std::uint64_t tempfailed = status.volume.tempfailed;
+      status.volume = volume_status_;
+      status.volume.tempfailed = tempfailed;
+    }
     DeliveryStatus& d = status.delivery;
     d.enabled = config_.delivery.enabled;
     if (delivery_) {
@@ -291,7 +445,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
       d.dns_stale_served = s.counters.stale_served;
       d.batches_waited_on_dns = s.counters.batches_waited_on_dns;
     }
-    parts_.board->publish(status);
+    return status;
   }
 
   SchedulerLoopParts parts_;
@@ -299,6 +453,9 @@ class AsioSchedulerLoop final : public SchedulerLoop {
   const Clock& clock_;
   asio::io_context io_;
   asio::steady_timer tick_timer_;
+  VolumeStatus volume_status_;
+  std::string volume_error_;
+  SteadyClock::time_point last_volume_{};
   std::mt19937_64 random_;
   std::unique_ptr<CaresResolver> resolver_;
   std::unique_ptr<LmdbDnsCacheStore> store_;

@@ -17,14 +17,17 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "admin/admin_request.h"
 #include "admin/status_board.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/scheduler.h"
 #include "intake/intake_engine.h"
 #include "journal/journal.h"
+#include "quota/volume_counter.h"
 #include "spool/spool_adapter.h"
 
 namespace bulkq {
@@ -43,6 +46,8 @@ struct SchedulerLoopParts {
   EngineLog log;           // engine and delivery log lines (Postfix-shaped)
   int accounting_fd = -1;  // the accounting log, open O_APPEND; -1: none
   std::string helo_name;   // our EHLO name and the DSNs' reporting host
+  // Flushed to its store and shown in status once a second (and at the end); may be null.
+  VolumeCounter* volume = nullptr;
   std::chrono::seconds drain_timeout{30};
 };
 
@@ -58,6 +63,12 @@ class SchedulerLoop {
   virtual void run() = 0;
   // Any thread.
   virtual void stop() = 0;
+
+  // Any thread (the admin server's): the reply line to `request` (queues, domain, pause, resume,
+  // flush, dns, metrics), made on the scheduler thread, which owns what they read and change.
+  // Empty when that thread did not answer within `timeout` (stopping, or very busy).
+  [[nodiscard]] virtual std::optional<std::string> answer(const AdminRequest& request,
+                                                          std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace bulkq

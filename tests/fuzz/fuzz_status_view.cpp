@@ -1,11 +1,13 @@
-// Fuzzes `bulkqctl status`'s table renderer and the JSON reader under it: no input may crash
-// them or recurse without bound; the result is a table or an error, never both or neither; and
-// whatever the reply held, what reaches the terminal has no control character but the table's
-// own newlines.
+// Fuzzes `bulkqctl status`'s table renderer, the other commands' views (ctl/command_view.h) and
+// the JSON reader under them: no input may crash them or recurse without bound; the result is a
+// table or an error, never both or neither; and whatever the reply held, what reaches the terminal
+// has no control character but the table's own newlines.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "admin/admin_command.h"
+#include "ctl/command_view.h"
 #include "ctl/json_document.h"
 #include "ctl/status_view.h"
 
@@ -35,5 +37,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require_terminal_safe(view.error, false);
   // A table is only made from a reply the JSON reader accepts.
   if (view.ok() && !document.ok()) std::abort();
+
+  for (const bulkq::AdminCommand command : bulkq::kAdminCommands) {
+    if (command == bulkq::AdminCommand::status) continue;
+    const bulkq::StatusView shown = bulkq::render_command_view(command, input);
+    if (shown.ok() && (shown.text.empty() || shown.text.back() != '\n')) {
+      // The metrics text is printed as it came: it may be empty or lack the final newline.
+      if (command != bulkq::AdminCommand::metrics) std::abort();
+    }
+    if (!shown.ok() && !shown.text.empty()) std::abort();
+    require_terminal_safe(shown.text, true);
+    require_terminal_safe(shown.error, false);
+    if (shown.ok() && !document.ok()) std::abort();
+  }
   return 0;
 }

@@ -20,7 +20,7 @@ inline EngineStatus sample_status(std::string journal_error) {
   status.diverted_total = 5000;
   status.passed_total = 70000;
   status.commit_expired_total = 2;
-  status.fail_open = {1, 2, 3, 4};
+  status.fail_open = {1, 2, 3, 4, 5};
   status.journal_ok = false;
   status.journal_error = std::move(journal_error);
   status.memory_bytes = 536870912;
@@ -50,6 +50,15 @@ inline EngineStatus sample_status(std::string journal_error) {
   d.dns_misses = 310;
   d.dns_stale_served = 4;
   d.batches_waited_on_dns = 12;
+  VolumeStatus& v = status.volume;
+  v.period = "2026-11-30";
+  v.messages = 900;
+  v.recipients = 45000;
+  v.messages_limit = 1000;
+  v.recipients_limit = 0;
+  v.sender_domains = 15;
+  v.action = "tempfail";
+  v.tempfailed = 16;
   return status;
 }
 

@@ -1,4 +1,5 @@
-// bulkqd's answers in this version: status from the board; every other command not available.
+// bulkqd's answers: status from the board; the scheduler thread's commands through `ask` (an
+// error reply when it does not answer); release and reload not available in this version.
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -14,19 +15,51 @@ TEST_CASE("admin answers: status comes from the board", "[admin]") {
   status.version = "0.1.0";
   status.messages = 7;
   board.publish(status);
-  CHECK(answer_admin_request(AdminRequest{}, board) == status_reply_json(status));
+  int asked = 0;
+  const AskScheduler ask = [&asked](const AdminRequest&) -> std::optional<std::string> {
+    ++asked;
+    return std::string("{}");
+  };
+  CHECK(answer_admin_request(AdminRequest{}, board, ask) == status_reply_json(status));
+  CHECK(asked == 0);  // never waits for the scheduler thread
 }
 
-TEST_CASE("admin answers: every other command is not available yet", "[admin]") {
+TEST_CASE("admin answers: the scheduler thread's commands go to it", "[admin]") {
   const StatusBoard board;
-  for (AdminCommand command : kAdminCommands) {
-    if (command == AdminCommand::status) continue;
+  std::vector<AdminCommand> seen;
+  const AskScheduler ask = [&seen](const AdminRequest& request) -> std::optional<std::string> {
+    seen.push_back(request.command);
+    return std::string(R"({"ok":true,"message":"done"})");
+  };
+  const AskScheduler silent = [](const AdminRequest&) -> std::optional<std::string> {
+    return std::nullopt;
+  };
+  for (AdminCommand command :
+       {AdminCommand::queues, AdminCommand::domain, AdminCommand::pause, AdminCommand::resume,
+        AdminCommand::flush, AdminCommand::dns, AdminCommand::metrics}) {
     AdminRequest request;
     request.command = command;
     request.domain = "example.com";
     CAPTURE(to_string(command));
-    CHECK(answer_admin_request(request, board) == R"({"ok":false,"error":")" +
-                                                      std::string(to_string(command)) +
-                                                      R"(: not available in this version"})");
+    CHECK(answer_admin_request(request, board, ask) == R"({"ok":true,"message":"done"})");
+    const std::string timed_out = answer_admin_request(request, board, silent);
+    CHECK(timed_out.rfind(R"({"ok":false,"error":")" + std::string(to_string(command)) +
+                              ": the scheduler thread did not answer in time",
+                          0) == 0);
+    CHECK(answer_admin_request(request, board, nullptr).rfind(R"({"ok":false)", 0) == 0);
+  }
+  CHECK(seen.size() == 7);
+}
+
+TEST_CASE("admin answers: release and reload are not available yet", "[admin]") {
+  const StatusBoard board;
+  for (AdminCommand command : {AdminCommand::release, AdminCommand::reload}) {
+    AdminRequest request;
+    request.command = command;
+    request.domain = "example.com";
+    CAPTURE(to_string(command));
+    CHECK(answer_admin_request(request, board, nullptr) ==
+          R"({"ok":false,"error":")" + std::string(to_string(command)) +
+              R"(: not available in this version"})");
   }
 }

@@ -21,6 +21,12 @@ AdminRequest request(AdminCommand command, std::string domain = {}, std::uint32_
   return r;
 }
 
+AdminRequest sorted_by_age(std::uint32_t top) {
+  AdminRequest r = request(AdminCommand::queues, {}, top);
+  r.sort_by_age = true;
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("admin request: every command's accepted forms", "[admin]") {
@@ -36,6 +42,10 @@ TEST_CASE("admin request: every command's accepted forms", "[admin]") {
       {"queues --top 1", request(AdminCommand::queues, {}, 1), "queues --top 1"},
       {"queues --top 100000", request(AdminCommand::queues, {}, 100000), "queues --top 100000"},
       {"queues --top 007", request(AdminCommand::queues, {}, 7), "queues --top 7"},
+      {"queues --sort age", sorted_by_age(0), "queues --sort age"},
+      {"queues --sort size --top 3", request(AdminCommand::queues, {}, 3), "queues --top 3"},
+      {"queues --sort age --top 3", sorted_by_age(3), "queues --top 3 --sort age"},
+      {"queues --top 3 --sort age", sorted_by_age(3), "queues --top 3 --sort age"},
       {"domain example.com", request(AdminCommand::domain, "example.com"), "domain example.com"},
       {"pause Example.COM.", request(AdminCommand::pause, "example.com"), "pause example.com"},
       {"resume example.com", request(AdminCommand::resume, "example.com"), "resume example.com"},
@@ -93,7 +103,7 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"status now", "status: unexpected argument \"now\" (usage: status)"},
       {"metrics --json", "metrics: unexpected argument \"--json\" (usage: metrics)"},
       {"reload x", "reload: unexpected argument \"x\" (usage: reload)"},
-      {"queues --top", "queues: --top needs a number (usage: queues [--top N])"},
+      {"queues --top", "queues: --top needs a number (usage: queues [--top N] [--sort size|age])"},
       {"queues --top 0", "queues: --top \"0\" is not a number from 1 to 100000"},
       {"queues --top 100001", "queues: --top \"100001\" is not a number from 1 to 100000"},
       {"queues --top -5", "queues: --top \"-5\" is not a number from 1 to 100000"},
@@ -101,8 +111,14 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"queues --top 5x", "queues: --top \"5x\" is not a number from 1 to 100000"},
       {"queues --top 99999999999999999999",
        "queues: --top \"99999999999999999999\" is not a number from 1 to 100000"},
-      {"queues --top 5 --top 6", "queues: unexpected argument \"--top\" (usage: queues [--top N])"},
-      {"queues 5", "queues: unexpected argument \"5\" (usage: queues [--top N])"},
+      {"queues --top 5 --top 6",
+       "queues: unexpected argument \"--top\" (usage: queues [--top N] [--sort size|age])"},
+      {"queues 5", "queues: unexpected argument \"5\" (usage: queues [--top N] [--sort size|age])"},
+      {"queues --sort",
+       "queues: --sort needs size or age (usage: queues [--top N] [--sort size|age])"},
+      {"queues --sort rate", "queues: --sort \"rate\" is not size or age"},
+      {"queues --sort age --sort size",
+       "queues: unexpected argument \"--sort\" (usage: queues [--top N] [--sort size|age])"},
       {"domain", "domain: missing domain (usage: domain DOMAIN)"},
       {"pause", "pause: missing domain (usage: pause DOMAIN)"},
       {"resume", "resume: missing domain (usage: resume DOMAIN)"},

@@ -204,7 +204,7 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
       // unknown table and unknown keys
       {"[log]\ntarget = \"file\"\n\n[logging]\nlevel = \"debug\"\n",
        "bulkq.toml:4: logging: unknown table (expected log, scheduler, admin, bulk, daemon, "
-       "milter, intake, postfix, journal, delivery or dns)"},
+       "milter, intake, postfix, journal, delivery, dns or quota)"},
       {"[scheduler]\npolicy = \"fair\"\nbatch_size = 10\n",
        "bulkq.toml:3: scheduler.batch_size: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
@@ -214,7 +214,7 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
        "bulkq.toml:2: admin.sockets: unknown key (expected socket, users, groups or socket_group)"},
       {"policy = \"fair\"\n",
        "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin, bulk, "
-       "daemon, milter, intake, postfix, journal, delivery or dns)"},
+       "daemon, milter, intake, postfix, journal, delivery, dns or quota)"},
       // the daemon's own tables
       {"[milter]\nsocket = \"inet:10025@127.0.0.1\"\n",
        "bulkq.toml:2: milter.socket: \"inet:10025@127.0.0.1\": use a unix: socket (over TCP every "
@@ -489,6 +489,9 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"journal.directory", [](Config& c) { c.journal.directory = "/srv/j"; }},
       {"journal.map_size", [](Config& c) { c.journal.map_size_mib = 4096; }},
       {"journal.sync_interval", [](Config& c) { c.journal.sync_interval_ms = 100; }},
+      {"delivery", [](Config& c) { c.delivery.connection_idle_time = 3; }},
+      {"dns", [](Config& c) { c.dns.prefetch_queues = 3; }},
+      {"quota", [](Config& c) { c.quota.messages = 3; }},
   };
   Config all = before;
   std::vector<std::string_view> every_key;

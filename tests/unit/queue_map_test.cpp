@@ -128,6 +128,37 @@ TEST_CASE("a paused queue is never selected and survives empty", "[core][queue]"
   CHECK_FALSE(map.set_paused("nowhere.test", true, clock.now()));
 }
 
+TEST_CASE("an administrator's pause holds a domain before and after its queue exists",
+          "[core][queue]") {
+  FakeClock clock;
+  QueueMap map;
+  // Paused with no queue: the queue mail creates later starts paused.
+  CHECK(map.pause_domain("later.test", true, clock.now()));
+  CHECK_FALSE(map.pause_domain("later.test", true, clock.now()));  // already
+  CHECK(map.domain_paused("later.test"));
+  CHECK(map.find("later.test") == nullptr);
+  map.file("later.test", 0, 0, clock.now());
+  map.file("other.test", 1, 0, clock.now());
+  REQUIRE(map.find("later.test") != nullptr);
+  CHECK(map.find("later.test")->paused());
+  Selection selection = map.select(clock.now());
+  REQUIRE(selection.kind == Selection::Kind::ready);
+  CHECK(selection.queue->domain() == "other.test");
+  Batch batch;
+  map.take_batch(*selection.queue, 10, batch);
+  map.complete_batch(batch, {}, clock.now());
+  CHECK(map.select(clock.now()).kind == Selection::Kind::idle);
+
+  // Resumed: served again; the setting is gone.
+  CHECK(map.pause_domain("later.test", false, clock.now()));
+  CHECK_FALSE(map.pause_domain("later.test", false, clock.now()));
+  CHECK_FALSE(map.domain_paused("later.test"));
+  CHECK(map.paused_domains().empty());
+  selection = map.select(clock.now());
+  REQUIRE(selection.kind == Selection::Kind::ready);
+  CHECK(selection.queue->domain() == "later.test");
+}
+
 TEST_CASE("queues come and go with their nodes at scale", "[core][queue]") {
   FakeClock clock;
   QueueMap map;

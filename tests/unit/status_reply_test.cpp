@@ -32,14 +32,17 @@ TEST_CASE("status reply: the exact line", "[admin][status]") {
         R"("uptime_seconds":93784,"messages":1200,"recipients":45000,"domains":310,)"
         R"("pending_commit":4,"diverted_total":5000,"passed_total":70000,)"
         R"("commit_expired_total":2,"fail_open":{"journal":1,"memory":2,"handoff":3,"spool":4,)"
-        R"("total":10},"journal_ok":false,"journal_error":"disk \"full\"",)"
+        R"("quota":5,"total":15},"journal_ok":false,"journal_error":"disk \"full\"",)"
         R"("memory_bytes":536870912,"memory_limit_bytes":1073741824,"recovered_messages":10,)"
         R"("adopted_messages":1,"dropped_records":3,"delivery":{"enabled":true,"sessions_open":5,)"
         R"("connections_idle":13,"waiting_retry":6,"connections":70,"batches_reused":14,)"
         R"("transactions":3500,"sent":41000,"deferred":120,)"
         R"("bounced":11,"expired":1,"dsn_sent":9,"dsn_failed":2,"dropped":7,)"
         R"("domain_backoffs":8,"dns_cache_entries":300,"dns_lookups_in_flight":3,)"
-        R"("dns_hits":2900,"dns_misses":310,"dns_stale_served":4,"batches_waited_on_dns":12}}})");
+        R"("dns_hits":2900,"dns_misses":310,"dns_stale_served":4,"batches_waited_on_dns":12},)"
+        R"("volume":{"period":"2026-11-30","messages":900,"recipients":45000,)"
+        R"("messages_limit":1000,"recipients_limit":0,"sender_domains":15,"action":"tempfail",)"
+        R"("tempfailed":16}}})");
 }
 
 TEST_CASE("status reply: every field, by its struct name, in a valid reply", "[admin][status]") {
@@ -54,12 +57,26 @@ TEST_CASE("status reply: every field, by its struct name, in a valid reply", "[a
   REQUIRE(document.ok());
   const JsonValue* body = document.root.member("status");
   REQUIRE(body != nullptr);
-  CHECK(body->names == std::vector<std::string>{
-                           "version", "started_unix", "uptime_seconds", "messages", "recipients",
-                           "domains", "pending_commit", "diverted_total", "passed_total",
-                           "commit_expired_total", "fail_open", "journal_ok", "journal_error",
-                           "memory_bytes", "memory_limit_bytes", "recovered_messages",
-                           "adopted_messages", "dropped_records", "delivery"});
+  CHECK(body->names == std::vector<std::string>{"version",
+                                                "started_unix",
+                                                "uptime_seconds",
+                                                "messages",
+                                                "recipients",
+                                                "domains",
+                                                "pending_commit",
+                                                "diverted_total",
+                                                "passed_total",
+                                                "commit_expired_total",
+                                                "fail_open",
+                                                "journal_ok",
+                                                "journal_error",
+                                                "memory_bytes",
+                                                "memory_limit_bytes",
+                                                "recovered_messages",
+                                                "adopted_messages",
+                                                "dropped_records",
+                                                "delivery",
+                                                "volume"});
   CHECK(body->member("delivery")->names == std::vector<std::string>{"enabled",
                                                                     "sessions_open",
                                                                     "connections_idle",
@@ -82,7 +99,10 @@ TEST_CASE("status reply: every field, by its struct name, in a valid reply", "[a
                                                                     "dns_stale_served",
                                                                     "batches_waited_on_dns"});
   CHECK(body->member("fail_open")->names ==
-        std::vector<std::string>{"journal", "memory", "handoff", "spool", "total"});
+        std::vector<std::string>{"journal", "memory", "handoff", "spool", "quota", "total"});
+  CHECK(body->member("volume")->names ==
+        std::vector<std::string>{"period", "messages", "recipients", "messages_limit",
+                                 "recipients_limit", "sender_domains", "action", "tempfailed"});
   CHECK(body->member("started_unix")->as_int64() == -1);
   CHECK(body->member("messages")->as_uint64() == UINT64_MAX);
   CHECK(body->member("journal_ok")->boolean);

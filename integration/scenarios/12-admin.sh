@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Scenario 12: bulkqctl against a running bulkqd that delivers (queues, domain, dns, pause,
+# resume, flush, metrics), with a real Postfix, dnsmasq and bulkq_test_sink.
+#   a. `pause held.test` before any mail for it: its mail stays queued (shown paused by `queues`
+#      and `domain`) while free.test's is delivered; `resume` delivers it.
+#   b. a recipient deferred by a 450 waits out retry_min (an hour): `domain` shows it waiting;
+#      `flush retry.test` sends it at once.
+#   c. `dns free.test` shows the cached MX host and its address; `metrics` is Prometheus text
+#      with the sent count; `release --all` is refused (not in this version) with exit 1;
+#      a malformed domain is a usage error (exit 2).
+set -u
+# shellcheck source=../lib/harness.sh
+source "$(dirname "$0")/../lib/harness.sh"
+# shellcheck source=../lib/delivery_harness.sh
+source "$(dirname "$0")/../lib/delivery_harness.sh"
+h_init 12-admin
+
+for d in held free retry; do
+  dns_mx "$d.test" "mx.$d.test" 10
+done
+dns_host mx.held.test 127.0.0.31
+dns_host mx.free.test 127.0.0.32
+dns_host mx.retry.test 127.0.0.33
+start_dns
+start_test_sink mx 127.0.0.31 127.0.0.32 127.0.0.33
+
+start_sink
+start_postfix
+write_bulkq_toml "$SCRATCH/bulkq.toml" \
+  "$(printf '%s\n' '[delivery]' "port = $TSINK_SMTP_PORT" 'helo_name = "bulkq.test"' \
+    'retry_min = 3600' 'retry_max = 7200')" \
+  "$(printf '%s\n' '[dns]' "servers = [\"$DNS_SERVER\"]" "cache_directory = \"$SCRATCH/dnscache\"")"
+start_bulkqd
+
+ctl() { "$BULKQCTL" -s "$ADMIN_SOCKET" "$@"; }
+h_ctl_has() {  # h_ctl_has PATTERN ARGS...: bulkqctl ARGS prints a line matching PATTERN
+  local pattern=$1
+  shift
+  ctl "$@" 2>/dev/null | grep -qE -- "$pattern"
+}
+
+# a. pause, then mail: held back; resume: delivered
+out=$(ctl pause held.test) || h_fail "bulkqctl pause failed: $out"
+assert_eq "pause reply" "paused held.test (until resumed, or bulkqd restarts)" "$out"
+send_ok --from news@bulk-sender.test --to "a@held.test,b@held.test,c@free.test"
+wait_sink_stat mx recipients 1 30
+h_wait_until 10 "held.test queued and paused in bulkqctl queues" \
+  h_ctl_has '^held\.test +2 +0 +.*paused$' queues
+assert_eq "sink recipients while paused" "c@free.test" "$(sink_recipients_received mx | tr '\n' ' ' | sed 's/ $//')"
+json=$(ctl domain held.test --json) || h_fail "bulkqctl domain failed: $json"
+assert_eq "domain held.test waiting, paused" "2 True" "$(printf '%s' "$json" |
+  python3 -c 'import json,sys; d=json.load(sys.stdin)["domain"]; print(d["queue"]["waiting"], d["paused"])')"
+ctl domain held.test | grep -q '^paused: *yes$' || h_fail "bulkqctl domain does not show the pause"
+out=$(ctl resume held.test) || h_fail "bulkqctl resume failed: $out"
+assert_eq "resume reply" "resumed held.test" "$out"
+wait_sink_stat mx recipients 3 30
+h_log "ok: paused held.test waited; resumed, delivered"
+
+# b. a 450 waits an hour; flush sends it now
+send_ok --from news@bulk-sender.test --to "t450-x@retry.test"
+h_wait_until 30 "retry.test waiting for its retry" \
+  h_ctl_has '^waiting retry: +1 \(next in [0-9]+s\)$' domain retry.test
+ctl domain retry.test | grep -qE '^  .* deferred 4\.[0-9.]+ ' ||
+  h_fail "bulkqctl domain shows no deferred reply: $(ctl domain retry.test)"
+out=$(ctl flush retry.test) || h_fail "bulkqctl flush failed: $out"
+assert_eq "flush reply" \
+  "flushed retry.test: 1 recipient(s) waiting for a retry queued again, backoff ended" "$out"
+wait_sink_stat mx recipients 4 30
+h_log "ok: flush sent the deferred recipient at once"
+
+# c. dns, metrics, refusals
+ctl dns free.test | grep -qE '^  mx\.free\.test \(preference 10\): 127\.0\.0\.32$' ||
+  h_fail "bulkqctl dns free.test: $(ctl dns free.test)"
+h_wait_until 10 "metrics count the four sent" \
+  h_ctl_has '^bulkq_recipients_total\{outcome="sent"\} 4$' metrics
+ctl metrics | grep -q '^# TYPE bulkq_volume_messages gauge$' || h_fail "metrics lack the volume gauges"
+rc=0
+out=$(ctl release --all 2>&1) || rc=$?
+assert_eq "release --all exit" 1 "$rc"
+printf '%s' "$out" | grep -q 'release: not available in this version' || h_fail "release: $out"
+rc=0
+out=$(ctl pause 'bad domain' 2>&1) || rc=$?
+assert_eq "pause of a malformed domain: exit" 2 "$rc"
+assert_bulkqd_alive

@@ -1,0 +1,325 @@
+#include "admin/domain_report.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "admin/json_string.h"
+
+namespace bulkq {
+namespace {
+
+std::int64_t seconds_between(TimePoint from, TimePoint to) {
+  return std::chrono::duration_cast<std::chrono::seconds>(to - from).count();
+}
+
+void name(std::string& out, std::string_view member) {
+  out += '"';
+  out += member;
+  out += "\":";
+}
+void member(std::string& out, std::string_view n, std::uint64_t value) {
+  name(out, n);
+  out += std::to_string(value);
+  out += ',';
+}
+void member(std::string& out, std::string_view n, std::int64_t value) {
+  name(out, n);
+  out += std::to_string(value);
+  out += ',';
+}
+void member(std::string& out, std::string_view n, bool value) {
+  name(out, n);
+  out += value ? "true" : "false";
+  out += ',';
+}
+void member(std::string& out, std::string_view n, std::string_view value) {
+  name(out, n);
+  append_json_string(out, value);
+  out += ',';
+}
+// Replaces the ',' after the last member (or appends, for an empty object or array).
+void close(std::string& out, char bracket) {
+  if (out.back() == ',') {
+    out.back() = bracket;
+  } else {
+    out += bracket;
+  }
+}
+
+void append_row(std::string& out, const QueueRow& row) {
+  out += '{';
+  member(out, "domain", std::string_view(row.domain));
+  member(out, "waiting", row.waiting);
+  member(out, "in_flight", row.in_flight);
+  member(out, "age_seconds", row.age_seconds);
+  member(out, "oldest_seconds", row.oldest_seconds);
+  member(out, "backoff_seconds", row.backoff_seconds);
+  member(out, "paused", row.paused);
+  close(out, '}');
+}
+
+}  // namespace
+
+QueueRow queue_row(const DomainQueue& queue, TimePoint now) {
+  QueueRow row;
+  row.domain = std::string(queue.domain());
+  row.waiting = queue.size();
+  row.in_flight = queue.in_flight();
+  row.age_seconds = std::max<std::int64_t>(0, seconds_between(queue.created(), now));
+  if (queue.size() > 0) {
+    const std::int64_t now_s = unix_seconds32(now);
+    row.oldest_seconds = std::max<std::int64_t>(0, now_s - queue.oldest_enqueued());
+  }
+  row.backoff_seconds = std::max<std::int64_t>(0, seconds_between(now, queue.next_attempt()));
+  row.paused = queue.paused();
+  return row;
+}
+
+namespace {
+
+// Prometheus label values: backslash, double quote and newline escaped.
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void metric(std::string& out, std::string_view metric_name, std::string_view type,
+            std::string_view help, std::uint64_t value) {
+  out += "# HELP ";
+  out += metric_name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += metric_name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  out += metric_name;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+}  // namespace
+
+namespace {
+// `"dns":{…}` (no trailing comma).
+void append_dns(std::string& out, const DomainReport& report);
+}  // namespace
+
+std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now, std::uint32_t top,
+                                 QueueOrder order) {
+  std::vector<QueueRow> rows;
+  rows.reserve(queues.queue_count());
+  queues.for_each_queue([&](const DomainQueue& queue) { rows.push_back(queue_row(queue, now)); });
+  const auto before = [order](const QueueRow& a, const QueueRow& b) {
+    if (order == QueueOrder::age) {
+      if (a.oldest_seconds != b.oldest_seconds) return a.oldest_seconds > b.oldest_seconds;
+    } else {
+      const std::uint64_t size_a = a.waiting + a.in_flight;
+      const std::uint64_t size_b = b.waiting + b.in_flight;
+      if (size_a != size_b) return size_a > size_b;
+    }
+    return a.domain < b.domain;
+  };
+  if (top != 0 && top < rows.size()) {
+    std::partial_sort(rows.begin(), rows.begin() + top, rows.end(), before);
+    rows.resize(top);
+  } else {
+    std::sort(rows.begin(), rows.end(), before);
+  }
+  return rows;
+}
+
+std::string queues_reply_json(const std::vector<QueueRow>& rows, std::uint64_t total_queues) {
+  std::string out = R"({"ok":true,)";
+  member(out, "queues", total_queues);
+  name(out, "shown");
+  out += '[';
+  for (const QueueRow& row : rows) {
+    append_row(out, row);
+    out += ',';
+  }
+  close(out, ']');
+  out += '}';
+  return out;
+}
+
+std::string domain_reply_json(const DomainReport& report) {
+  std::string out = R"({"ok":true,"domain":{)";
+  member(out, "name", std::string_view(report.domain));
+  name(out, "queue");
+  if (report.queue) {
+    append_row(out, *report.queue);
+  } else {
+    out += "null";
+  }
+  out += ',';
+  member(out, "paused", report.paused);
+  member(out, "sessions_open", std::uint64_t{report.sessions_open});
+  member(out, "waiting_retry", report.waiting_retry);
+  member(out, "next_retry_seconds", report.next_retry_seconds);
+  member(out, "consecutive_failures", std::uint64_t{report.consecutive_failures});
+  name(out, "last_replies");
+  out += '[';
+  for (const std::string& line : report.last_replies) {
+    append_json_string(out, line);
+    out += ',';
+  }
+  close(out, ']');
+  out += ',';
+  append_dns(out, report);
+  out += "}}";
+  return out;
+}
+
+std::string dns_reply_json(const DomainReport& report) {
+  std::string out = R"({"ok":true,)";
+  member(out, "domain", std::string_view(report.domain));
+  append_dns(out, report);
+  out += '}';
+  return out;
+}
+
+namespace {
+void append_dns(std::string& out, const DomainReport& report) {
+  name(out, "dns");
+  out += '{';
+  member(out, "state", std::string_view(report.dns_state));
+  member(out, "status", std::string_view(report.dns_status));
+  member(out, "reason", std::string_view(report.dns_reason));
+  member(out, "age_seconds", report.dns_age_seconds);
+  member(out, "expires_in_seconds", report.dns_expires_in_seconds);
+  name(out, "hosts");
+  out += '[';
+  for (const DomainDnsHost& host : report.dns_hosts) {
+    out += '{';
+    member(out, "name", std::string_view(host.name));
+    member(out, "preference", std::uint64_t{host.preference});
+    name(out, "addresses");
+    out += '[';
+    for (const std::string& address : host.addresses) {
+      append_json_string(out, address);
+      out += ',';
+    }
+    close(out, ']');
+    out += '}';
+    out += ',';
+  }
+  close(out, ']');
+  out += '}';
+}
+
+}  // namespace
+
+std::string done_reply_json(std::string_view message) {
+  std::string out = R"({"ok":true,"message":)";
+  append_json_string(out, message);
+  out += '}';
+  return out;
+}
+
+std::string metrics_text(const EngineStatus& s, const std::vector<QueueRow>& top) {
+  std::string out;
+  out.reserve(4096 + top.size() * 200);
+  metric(out, "bulkq_uptime_seconds", "gauge", "Seconds since bulkqd started.", s.uptime_seconds);
+  metric(out, "bulkq_messages", "gauge", "Held messages in the queue map.", s.messages);
+  metric(out, "bulkq_recipients", "gauge", "Recipients not yet finished.", s.recipients);
+  metric(out, "bulkq_domain_queues", "gauge", "Destination domain queues.", s.domains);
+  metric(out, "bulkq_pending_commit", "gauge", "Diverted messages the MTA has not committed yet.",
+         s.pending_commit);
+  metric(out, "bulkq_diverted_total", "counter", "Bulk messages taken over.", s.diverted_total);
+  metric(out, "bulkq_passed_total", "counter", "Messages left to the MTA (not bulk).",
+         s.passed_total);
+  out += "# HELP bulkq_fail_open_total Bulk messages let through to the MTA, by reason.\n";
+  out += "# TYPE bulkq_fail_open_total counter\n";
+  const std::pair<const char*, std::uint64_t> reasons[] = {{"journal", s.fail_open.journal},
+                                                           {"memory", s.fail_open.memory},
+                                                           {"handoff", s.fail_open.handoff},
+                                                           {"spool", s.fail_open.spool},
+                                                           {"quota", s.fail_open.quota}};
+  for (const auto& [reason, count] : reasons) {
+    out += "bulkq_fail_open_total{reason=\"";
+    out += reason;
+    out += "\"} " + std::to_string(count) + '\n';
+  }
+  metric(out, "bulkq_journal_ok", "gauge", "1 while the recovery journal is writable.",
+         s.journal_ok ? 1 : 0);
+  metric(out, "bulkq_memory_bytes", "gauge", "Estimated engine memory.", s.memory_bytes);
+  const DeliveryStatus& d = s.delivery;
+  metric(out, "bulkq_sessions_open", "gauge", "SMTP sessions carrying a batch.", d.sessions_open);
+  metric(out, "bulkq_connections_idle", "gauge", "SMTP connections kept open, idle.",
+         d.connections_idle);
+  metric(out, "bulkq_waiting_retry", "gauge", "Recipients waiting out their own retry delay.",
+         d.waiting_retry);
+  metric(out, "bulkq_connections_total", "counter", "SMTP connections opened.", d.connections);
+  metric(out, "bulkq_transactions_total", "counter", "SMTP transactions with a final reply.",
+         d.transactions);
+  out += "# HELP bulkq_recipients_total Recipient outcomes, by outcome.\n";
+  out += "# TYPE bulkq_recipients_total counter\n";
+  const std::pair<const char*, std::uint64_t> outcomes[] = {{"sent", d.sent},
+                                                            {"deferred", d.deferred},
+                                                            {"bounced", d.bounced},
+                                                            {"expired", d.expired},
+                                                            {"dropped", d.dropped}};
+  for (const auto& [outcome, count] : outcomes) {
+    out += "bulkq_recipients_total{outcome=\"";
+    out += outcome;
+    out += "\"} " + std::to_string(count) + '\n';
+  }
+  metric(out, "bulkq_dsn_sent_total", "counter", "DSNs handed to the MTA.", d.dsn_sent);
+  metric(out, "bulkq_domain_backoffs_total", "counter", "Domain backoffs started.",
+         d.domain_backoffs);
+  metric(out, "bulkq_dns_cache_entries", "gauge", "Domains in the DNS cache.", d.dns_cache_entries);
+  metric(out, "bulkq_batches_waited_on_dns_total", "counter", "Batches that waited for DNS.",
+         d.batches_waited_on_dns);
+  const VolumeStatus& v = s.volume;
+  metric(out, "bulkq_volume_messages", "gauge", "Bulk messages counted this quota period.",
+         v.messages);
+  metric(out, "bulkq_volume_recipients", "gauge", "Bulk recipients counted this quota period.",
+         v.recipients);
+  metric(out, "bulkq_volume_messages_limit", "gauge", "Messages allowed per period (0: none).",
+         v.messages_limit);
+  metric(out, "bulkq_volume_recipients_limit", "gauge", "Recipients allowed per period (0: none).",
+         v.recipients_limit);
+  metric(out, "bulkq_volume_tempfailed_total", "counter",
+         "Bulk messages refused past a volume limit.", v.tempfailed);
+  out += "# HELP bulkq_domain_queued Recipients waiting, per domain (the largest queues).\n";
+  out += "# TYPE bulkq_domain_queued gauge\n";
+  for (const QueueRow& row : top) {
+    out += "bulkq_domain_queued{domain=\"" + label_value(row.domain) + "\"} " +
+           std::to_string(row.waiting) + '\n';
+  }
+  out += "# HELP bulkq_domain_in_flight Recipients out in batches, per domain.\n";
+  out += "# TYPE bulkq_domain_in_flight gauge\n";
+  for (const QueueRow& row : top) {
+    out += "bulkq_domain_in_flight{domain=\"" + label_value(row.domain) + "\"} " +
+           std::to_string(row.in_flight) + '\n';
+  }
+  out += "# HELP bulkq_domain_oldest_seconds How long the head recipient has waited.\n";
+  out += "# TYPE bulkq_domain_oldest_seconds gauge\n";
+  for (const QueueRow& row : top) {
+    out += "bulkq_domain_oldest_seconds{domain=\"" + label_value(row.domain) + "\"} " +
+           std::to_string(row.oldest_seconds) + '\n';
+  }
+  return out;
+}
+
+std::string metrics_reply_json(std::string_view text) {
+  std::string out = R"({"ok":true,"metrics":)";
+  append_json_string(out, text);
+  out += '}';
+  return out;
+}
+
+}  // namespace bulkq

@@ -1,0 +1,84 @@
+// Replies of the admin commands that look into the scheduler thread's state: `queues`,
+// `domain D`, `pause`/`resume`/`flush` and `metrics`.
+//
+// Pure: the scheduler thread gathers the figures (QueueMap, DeliveryEngine, DNS cache) into the
+// plain structs below and these functions turn them into one reply line (JSON, no '\n') or
+// Prometheus text; nothing here touches a socket or a clock. Any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/engine_status.h"
+#include "core/clock.h"
+#include "core/queue_map.h"
+
+namespace bulkq {
+
+// Largest first; the order `queues` lists them in.
+enum class QueueOrder : std::uint8_t { size, age };
+
+// One domain queue as `queues` shows it.
+struct QueueRow {
+  std::string domain;
+  std::uint64_t waiting = 0;    // recipients queued
+  std::uint64_t in_flight = 0;  // recipients out in batches
+  std::int64_t age_seconds = 0;
+  std::int64_t oldest_seconds = 0;   // how long the head recipient has waited
+  std::int64_t backoff_seconds = 0;  // until the next attempt may start; 0 = none
+  bool paused = false;
+  friend bool operator==(const QueueRow&, const QueueRow&) = default;
+};
+
+[[nodiscard]] QueueRow queue_row(const DomainQueue& queue, TimePoint now);
+
+// The queue rows of every queue (or the first `top`, when not 0), in `order`, ties by name.
+[[nodiscard]] std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now,
+                                               std::uint32_t top, QueueOrder order);
+// {"ok":true,"queues":N,"shown":[…rows…]}
+[[nodiscard]] std::string queues_reply_json(const std::vector<QueueRow>& rows,
+                                            std::uint64_t total_queues);
+
+struct DomainDnsHost {
+  std::string name;
+  std::uint16_t preference = 0;
+  std::vector<std::string> addresses;
+};
+
+// Everything `domain D` shows.
+struct DomainReport {
+  std::string domain;
+  std::optional<QueueRow> queue;  // none: no mail waits for it now
+  bool paused = false;            // paused by an administrator (with or without a queue)
+  std::uint32_t sessions_open = 0;
+  std::uint64_t waiting_retry = 0;
+  std::int64_t next_retry_seconds = -1;  // -1: none waits
+  std::uint32_t consecutive_failures = 0;
+  std::vector<std::string> last_replies;  // newest last
+  // DNS: "fresh", "stale", "missing", or "relay" (relay mode: no MX lookups).
+  std::string dns_state = "missing";
+  std::string dns_status;  // route, permanent_failure, temporary_failure
+  std::string dns_reason;
+  std::int64_t dns_age_seconds = -1;
+  std::int64_t dns_expires_in_seconds = 0;
+  std::vector<DomainDnsHost> dns_hosts;
+};
+
+[[nodiscard]] std::string domain_reply_json(const DomainReport& report);
+// {"ok":true,"domain":"…","dns":{…}}: the DNS part of the report alone (`dns D`).
+[[nodiscard]] std::string dns_reply_json(const DomainReport& report);
+
+// {"ok":true,"message":"…"} for commands that change something.
+[[nodiscard]] std::string done_reply_json(std::string_view message);
+
+// Prometheus text exposition format (version 0.0.4): the engine's figures as counters and
+// gauges, and per-domain gauges for the queues in `top` only (a bounded series count).
+[[nodiscard]] std::string metrics_text(const EngineStatus& status,
+                                       const std::vector<QueueRow>& top);
+// {"ok":true,"metrics":"<the text>"}
+[[nodiscard]] std::string metrics_reply_json(std::string_view text);
+
+}  // namespace bulkq

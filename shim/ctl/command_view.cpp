@@ -1,0 +1,235 @@
+#include "ctl/command_view.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ctl/json_document.h"
+#include "ctl/terminal_text.h"
+
+namespace bulkq {
+namespace {
+
+StatusView failure(std::string error) {
+  StatusView view;
+  view.error = std::move(error);
+  return view;
+}
+
+// Reads members, noting the first missing or ill-typed one.
+class Reader {
+ public:
+  explicit Reader(std::string& error) : error_(error) {}
+
+  const JsonValue* need(const JsonValue* object, std::string_view name, JsonValue::Kind kind,
+                        std::string_view path) {
+    const JsonValue* value = object == nullptr ? nullptr : object->member(name);
+    if (value == nullptr || value->kind != kind) {
+      if (error_.empty()) {
+        error_ = "malformed reply: " + std::string(path) + "." + std::string(name) +
+                 (value == nullptr ? " is missing" : " has the wrong type");
+      }
+      return nullptr;
+    }
+    return value;
+  }
+  std::string text(const JsonValue* object, std::string_view name, std::string_view path) {
+    const JsonValue* value = need(object, name, JsonValue::Kind::string, path);
+    return value == nullptr ? std::string() : terminal_safe(value->text);
+  }
+  std::string number(const JsonValue* object, std::string_view name, std::string_view path) {
+    const JsonValue* value = need(object, name, JsonValue::Kind::number, path);
+    if (value == nullptr) return {};
+    if (const std::optional<std::int64_t> n = value->as_int64()) return std::to_string(*n);
+    if (const std::optional<std::uint64_t> n = value->as_uint64()) return std::to_string(*n);
+    if (error_.empty())
+      error_ = "malformed reply: " + std::string(path) + "." + std::string(name) +
+               " is not a whole number";
+    return {};
+  }
+  bool flag(const JsonValue* object, std::string_view name, std::string_view path) {
+    const JsonValue* value = need(object, name, JsonValue::Kind::boolean, path);
+    return value != nullptr && value->boolean;
+  }
+
+ private:
+  std::string& error_;
+};
+
+std::string seconds_text(const std::string& seconds) {
+  return seconds.empty() || seconds == "0" ? "-" : seconds + "s";
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) {
+  const JsonValue* shown = read.need(&root, "shown", JsonValue::Kind::array, "reply");
+  const std::string total = read.number(&root, "queues", "reply");
+  if (!error.empty()) return failure(error);
+  struct Line {
+    std::string domain, waiting, in_flight, oldest, backoff;
+    bool paused = false;
+  };
+  std::vector<Line> lines;
+  for (const JsonValue& row : shown->elements) {
+    Line line;
+    line.domain = read.text(&row, "domain", "shown[]");
+    line.waiting = read.number(&row, "waiting", "shown[]");
+    line.in_flight = read.number(&row, "in_flight", "shown[]");
+    line.oldest = seconds_text(read.number(&row, "oldest_seconds", "shown[]"));
+    line.backoff = seconds_text(read.number(&row, "backoff_seconds", "shown[]"));
+    line.paused = read.flag(&row, "paused", "shown[]");
+    if (!error.empty()) return failure(error);
+    lines.push_back(std::move(line));
+  }
+  std::size_t width = 6;
+  for (const Line& line : lines)
+    width = std::max(width, line.domain.size());
+  StatusView view;
+  view.text = pad("DOMAIN", width) + "  WAITING  IN FLIGHT  OLDEST   BACKOFF\n";
+  for (const Line& line : lines) {
+    view.text += pad(line.domain, width) + "  " + pad(line.waiting, 7) + "  " +
+                 pad(line.in_flight, 9) + "  " + pad(line.oldest, 7) + "  " + pad(line.backoff, 7) +
+                 (line.paused ? "  paused" : "") + '\n';
+    // Trailing spaces of the last column are not worth keeping.
+    while (view.text.size() >= 2 && view.text[view.text.size() - 2] == ' ') {
+      view.text.erase(view.text.size() - 2, 1);
+    }
+  }
+  view.text += std::to_string(lines.size()) + " of " + total + " queue(s)\n";
+  return view;
+}
+
+void dns_lines(const JsonValue* dns, Reader& read, std::string& out) {
+  const std::string state = read.text(dns, "state", "dns");
+  out += "dns:             " + state;
+  if (state == "fresh" || state == "stale") {
+    out += " (" + read.text(dns, "status", "dns");
+    const std::string reason = read.text(dns, "reason", "dns");
+    if (!reason.empty()) out += ": " + reason;
+    out += "; resolved " + read.number(dns, "age_seconds", "dns") + "s ago, expires in " +
+           read.number(dns, "expires_in_seconds", "dns") + "s)";
+  }
+  out += '\n';
+  const JsonValue* hosts = read.need(dns, "hosts", JsonValue::Kind::array, "dns");
+  if (hosts == nullptr) return;
+  for (const JsonValue& host : hosts->elements) {
+    out += "  " + read.text(&host, "name", "dns.hosts[]") + " (preference " +
+           read.number(&host, "preference", "dns.hosts[]") + "):";
+    const JsonValue* addresses =
+        read.need(&host, "addresses", JsonValue::Kind::array, "dns.hosts[]");
+    if (addresses == nullptr) return;
+    for (const JsonValue& address : addresses->elements) {
+      out += ' ';
+      out += address.kind == JsonValue::Kind::string ? terminal_safe(address.text) : "?";
+    }
+    if (addresses->elements.empty()) out += " (no address)";
+    out += '\n';
+  }
+}
+
+StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) {
+  const JsonValue* domain = read.need(&root, "domain", JsonValue::Kind::object, "reply");
+  if (!error.empty()) return failure(error);
+  StatusView view;
+  std::string& out = view.text;
+  out += "domain:          " + read.text(domain, "name", "domain") + '\n';
+  const JsonValue* queue = domain->member("queue");
+  if (queue == nullptr || queue->kind != JsonValue::Kind::object) {
+    out += "queue:           none (nothing waits)\n";
+  } else {
+    out += "waiting:         " + read.number(queue, "waiting", "domain.queue") + '\n';
+    out += "in flight:       " + read.number(queue, "in_flight", "domain.queue") + '\n';
+    out += "queue age:       " + seconds_text(read.number(queue, "age_seconds", "domain.queue")) +
+           '\n';
+    out +=
+        "oldest waits:    " + seconds_text(read.number(queue, "oldest_seconds", "domain.queue")) +
+        '\n';
+    out +=
+        "backoff:         " + seconds_text(read.number(queue, "backoff_seconds", "domain.queue")) +
+        '\n';
+  }
+  out += std::string("paused:          ") + (read.flag(domain, "paused", "domain") ? "yes" : "no") +
+         '\n';
+  out += "sessions open:   " + read.number(domain, "sessions_open", "domain") + '\n';
+  out += "waiting retry:   " + read.number(domain, "waiting_retry", "domain");
+  const std::string next = read.number(domain, "next_retry_seconds", "domain");
+  if (!next.empty() && next != "-1") out += " (next in " + next + "s)";
+  out += '\n';
+  out += "failures in row: " + read.number(domain, "consecutive_failures", "domain") + '\n';
+  const JsonValue* dns = read.need(domain, "dns", JsonValue::Kind::object, "domain");
+  if (dns != nullptr) dns_lines(dns, read, out);
+  const JsonValue* replies = read.need(domain, "last_replies", JsonValue::Kind::array, "domain");
+  if (replies != nullptr) {
+    out += "last replies:";
+    if (replies->elements.empty()) out += "    none";
+    out += '\n';
+    for (const JsonValue& reply : replies->elements) {
+      out +=
+          "  " + (reply.kind == JsonValue::Kind::string ? terminal_safe(reply.text) : "?") + '\n';
+    }
+  }
+  if (!error.empty()) return failure(error);
+  return view;
+}
+
+StatusView dns_view(const JsonValue& root, Reader& read, std::string& error) {
+  StatusView view;
+  view.text = "domain:          " + read.text(&root, "domain", "reply") + '\n';
+  const JsonValue* dns = read.need(&root, "dns", JsonValue::Kind::object, "reply");
+  if (dns != nullptr) dns_lines(dns, read, view.text);
+  if (!error.empty()) return failure(error);
+  return view;
+}
+
+}  // namespace
+
+StatusView render_command_view(AdminCommand command, std::string_view reply) {
+  const JsonDocument document = parse_json_document(reply);
+  if (!document.ok()) return failure("malformed reply: " + document.error);
+  const JsonValue& root = document.root;
+  const JsonValue* ok = root.member("ok");
+  if (ok == nullptr || ok->kind != JsonValue::Kind::boolean) {
+    return failure("malformed reply: no \"ok\" member");
+  }
+  if (!ok->boolean) {
+    const JsonValue* why = root.member("error");
+    return failure(why != nullptr && why->kind == JsonValue::Kind::string
+                       ? terminal_safe(why->text)
+                       : std::string("the request failed"));
+  }
+  std::string error;
+  Reader read(error);
+  switch (command) {
+    case AdminCommand::queues:
+      return queues_view(root, read, error);
+    case AdminCommand::domain:
+      return domain_view(root, read, error);
+    case AdminCommand::dns:
+      return dns_view(root, read, error);
+    case AdminCommand::metrics: {
+      const JsonValue* text = read.need(&root, "metrics", JsonValue::Kind::string, "reply");
+      if (text == nullptr) return failure(error);
+      const bool printable = std::all_of(text->text.begin(), text->text.end(), [](char c) {
+        return c == '\n' ||
+               (static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f);
+      });
+      if (!printable) return failure("malformed reply: the metrics text is not printable ASCII");
+      StatusView view;
+      view.text = text->text;
+      return view;
+    }
+    default: {
+      StatusView view;
+      view.text = read.text(&root, "message", "reply") + '\n';
+      if (!error.empty()) return failure(error);
+      return view;
+    }
+  }
+}
+
+}  // namespace bulkq

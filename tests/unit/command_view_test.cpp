@@ -1,0 +1,64 @@
+// bulkqctl's human views of the queues, domain, dns, pause/resume/flush and metrics replies.
+#include "ctl/command_view.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "admin/domain_report.h"
+
+using namespace bulkq;
+
+TEST_CASE("command view: queues as columns", "[admin][bulkqctl]") {
+  const std::string reply = queues_reply_json(
+      {{"big.example", 1200, 40, 3600, 95, 0, false}, {"slow.example", 3, 0, 60, 60, 120, true}},
+      7);
+  const StatusView view = render_command_view(AdminCommand::queues, reply);
+  REQUIRE(view.error == "");
+  CHECK(view.text ==
+        "DOMAIN        WAITING  IN FLIGHT  OLDEST   BACKOFF\n"
+        "big.example   1200     40         95s      -\n"
+        "slow.example  3        0          60s      120s     paused\n"
+        "2 of 7 queue(s)\n");
+}
+
+TEST_CASE("command view: domain and dns", "[admin][bulkqctl]") {
+  DomainReport report;
+  report.domain = "example.com";
+  report.queue = QueueRow{"example.com", 5, 1, 30, 20, 0, false};
+  report.waiting_retry = 2;
+  report.next_retry_seconds = 40;
+  report.last_replies = {"2026-11-29T20:00:00Z deferred 4.7.0 too fast\x1b[31m"};
+  report.dns_state = "fresh";
+  report.dns_status = "route";
+  report.dns_age_seconds = 3;
+  report.dns_expires_in_seconds = 297;
+  report.dns_hosts = {{"mx.example.com", 10, {"192.0.2.7"}}};
+  const StatusView view = render_command_view(AdminCommand::domain, domain_reply_json(report));
+  REQUIRE(view.error == "");
+  CHECK(view.text.find("waiting:         5\n") != std::string::npos);
+  CHECK(view.text.find("waiting retry:   2 (next in 40s)\n") != std::string::npos);
+  CHECK(view.text.find("dns:             fresh (route; resolved 3s ago, expires in 297s)\n") !=
+        std::string::npos);
+  CHECK(view.text.find("  mx.example.com (preference 10): 192.0.2.7\n") != std::string::npos);
+  // The escape sequence from the reply is shown, not obeyed.
+  CHECK(view.text.find("too fast\\x1b[31m\n") != std::string::npos);
+
+  const StatusView dns = render_command_view(AdminCommand::dns, dns_reply_json(report));
+  REQUIRE(dns.error == "");
+  CHECK(dns.text.rfind("domain:          example.com\ndns:             fresh", 0) == 0);
+}
+
+TEST_CASE("command view: messages, metrics, failures", "[admin][bulkqctl]") {
+  CHECK(render_command_view(AdminCommand::pause, done_reply_json("paused a.test")).text ==
+        "paused a.test\n");
+  CHECK(render_command_view(AdminCommand::metrics, metrics_reply_json("bulkq_x 1\n")).text ==
+        "bulkq_x 1\n");
+  CHECK(render_command_view(AdminCommand::metrics, metrics_reply_json("bulkq_x \x1b\n")).error ==
+        "malformed reply: the metrics text is not printable ASCII");
+  CHECK(render_command_view(AdminCommand::flush, R"({"ok":false,"error":"flush: off"})").error ==
+        "flush: off");
+  CHECK(render_command_view(AdminCommand::queues, R"({"ok":true,"queues":1})").error ==
+        "malformed reply: reply.shown is missing");
+  CHECK(render_command_view(AdminCommand::queues, "nonsense").error.rfind("malformed reply", 0) ==
+        0);
+}
