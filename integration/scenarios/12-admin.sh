@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Scenario 12: bulkqctl against a running bulkqd that delivers (queues, domain, dns, pause,
-# resume, flush, metrics), with a real Postfix, dnsmasq and bulkq_test_sink.
+# Scenario 12: bulkqctl against a running bulkqd that delivers (queues, domain, messages, dns,
+# pause, resume, flush, metrics), with a real Postfix, dnsmasq and bulkq_test_sink.
 #   a. `pause held.test` before any mail for it: its mail stays queued (shown paused by `queues`
-#      and `domain`) while free.test's is delivered; `resume` delivers it.
+#      and `domain`, listed by `messages`) while free.test's is delivered; `resume` delivers it.
 #   b. a recipient deferred by a 450 waits out retry_min (an hour): `domain` shows it waiting;
 #      `flush retry.test` sends it at once.
 #   c. `dns free.test` shows the cached MX host and its address; `metrics` is Prometheus text
@@ -51,6 +51,11 @@ json=$(ctl domain held.test --json) || h_fail "bulkqctl domain failed: $json"
 assert_eq "domain held.test waiting, paused" "2 True" "$(printf '%s' "$json" |
   python3 -c 'import json,sys; d=json.load(sys.stdin)["domain"]; print(d["queue"]["waiting"], d["paused"])')"
 ctl domain held.test | grep -q '^paused: *yes$' || h_fail "bulkqctl domain does not show the pause"
+held_id=$LAST_QUEUE_ID
+ctl messages held.test | grep -qE "^$held_id +[0-9]+ +2 +0 +[0-9]+s +<news@bulk-sender\.test>$" ||
+  h_fail "bulkqctl messages held.test: $(ctl messages held.test)"
+ctl messages held.test | grep -q '^1 message(s) waiting for held.test; page 1 of 1$' ||
+  h_fail "bulkqctl messages held.test footer: $(ctl messages held.test)"
 out=$(ctl resume held.test) || h_fail "bulkqctl resume failed: $out"
 assert_eq "resume reply" "resumed held.test" "$out"
 wait_sink_stat mx recipients 3 30

@@ -12,22 +12,23 @@
 namespace bulkq {
 
 enum class AdminCommand : std::uint8_t {
-  status,   // engine health and totals
-  queues,   // domain queues, largest first (--top N limits the list)
-  domain,   // one domain queue in detail
-  pause,    // stop delivering to a domain
-  resume,   // undo pause
-  flush,    // retry now: one domain, or every domain
-  dns,      // the cached DNS data for a domain
-  release,  // hand a domain's (or every) held message back to the MTA
-  metrics,  // Prometheus text format
-  reload,   // re-read the configuration
+  status,    // engine health and totals
+  queues,    // domain queues, largest first (--top N limits the list)
+  domain,    // one domain queue in detail
+  messages,  // the queued messages of one domain, a page at a time
+  pause,     // stop delivering to a domain
+  resume,    // undo pause
+  flush,     // retry now: one domain, or every domain
+  dns,       // the cached DNS data for a domain
+  release,   // hand a domain's (or every) held message back to the MTA
+  metrics,   // Prometheus text format
+  reload,    // re-read the configuration
 };
 
 inline constexpr std::array kAdminCommands{
-    AdminCommand::status,  AdminCommand::queues, AdminCommand::domain, AdminCommand::pause,
-    AdminCommand::resume,  AdminCommand::flush,  AdminCommand::dns,    AdminCommand::release,
-    AdminCommand::metrics, AdminCommand::reload,
+    AdminCommand::status,  AdminCommand::queues,  AdminCommand::domain, AdminCommand::messages,
+    AdminCommand::pause,   AdminCommand::resume,  AdminCommand::flush,  AdminCommand::dns,
+    AdminCommand::release, AdminCommand::metrics, AdminCommand::reload,
 };
 
 [[nodiscard]] constexpr std::string_view to_string(AdminCommand command) {
@@ -38,6 +39,8 @@ inline constexpr std::array kAdminCommands{
       return "queues";
     case AdminCommand::domain:
       return "domain";
+    case AdminCommand::messages:
+      return "messages";
     case AdminCommand::pause:
       return "pause";
     case AdminCommand::resume:

@@ -20,6 +20,7 @@ enum class Arguments : std::uint8_t {
   domain,           // domain D, pause D, resume D, dns D
   optional_domain,  // flush [D]
   domain_or_all,    // release D | release --all
+  domain_page,      // messages D [--page N]
 };
 
 struct CommandRule {
@@ -33,6 +34,7 @@ constexpr std::array kCommandRules{
     CommandRule{AdminCommand::queues, Arguments::optional_top,
                 "queues [--top N] [--sort size|age]"},
     CommandRule{AdminCommand::domain, Arguments::domain, "domain DOMAIN"},
+    CommandRule{AdminCommand::messages, Arguments::domain_page, "messages DOMAIN [--page N]"},
     CommandRule{AdminCommand::pause, Arguments::domain, "pause DOMAIN"},
     CommandRule{AdminCommand::resume, Arguments::domain, "resume DOMAIN"},
     CommandRule{AdminCommand::flush, Arguments::optional_domain, "flush [DOMAIN]"},
@@ -45,6 +47,7 @@ constexpr std::array kCommandRules{
 constexpr std::string_view kTopOption = "--top";
 constexpr std::string_view kAllOption = "--all";
 constexpr std::string_view kSortOption = "--sort";
+constexpr std::string_view kPageOption = "--page";
 
 bool is_separator(char c) {
   return c == ' ' || c == '\t';
@@ -160,6 +163,23 @@ AdminRequestResult parse_arguments(const CommandRule& rule,
         used = 1;
       }
       break;
+    case Arguments::domain_page:
+      if (args.empty()) return failure(prefix + "missing domain" + usage_hint(rule));
+      if (std::string problem = take_domain(rule, args[0], request); !problem.empty()) {
+        return failure(std::move(problem));
+      }
+      used = 1;
+      if (args.size() > 1 && args[1] == kPageOption) {
+        if (args.size() < 3) return failure(prefix + "--page needs a number" + usage_hint(rule));
+        const std::optional<std::uint32_t> page = parse_top(args[2]);
+        if (!page) {
+          return failure(prefix + "--page " + in_quotes(args[2]) + " is not a number from 1 to " +
+                         std::to_string(kMaxQueuesTop));
+        }
+        request.page = *page;
+        used = 3;
+      }
+      break;
     case Arguments::domain_or_all:
       if (args.empty()) return failure(prefix + "missing domain or --all" + usage_hint(rule));
       if (args[0] == kAllOption) {
@@ -236,6 +256,12 @@ std::string to_request_line(const AdminRequest& request) {
         line.append(" ").append(kTopOption).append(" ").append(std::to_string(request.top));
       }
       if (request.sort_by_age) line.append(" ").append(kSortOption).append(" age");
+      break;
+    case AdminCommand::messages:
+      line.append(" ").append(request.domain);
+      if (request.page > 0) {
+        line.append(" ").append(kPageOption).append(" ").append(std::to_string(request.page));
+      }
       break;
     case AdminCommand::domain:
     case AdminCommand::pause:

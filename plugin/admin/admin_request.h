@@ -2,7 +2,8 @@
 //
 // The wire form is the words of bulkqctl's command line, one request per line:
 //
-//   status | queues [--top N] [--sort size|age] | domain D | pause D | resume D | flush [D] | dns D
+//   status | queues [--top N] [--sort size|age] | domain D | messages D [--page N] | pause D
+//   | resume D | flush [D] | dns D
 //   | release D | release --all | metrics | reload
 //
 // Pure and bounded: the parser reads untrusted bytes from any local peer that may connect, so
@@ -31,6 +32,7 @@ struct AdminRequest {
   std::string domain;        // canonical (normalise_domain); empty when the command has none
   std::uint32_t top = 0;     // queues --top N; 0 when not given
   bool sort_by_age = false;  // queues --sort age (oldest waiting first); size otherwise
+  std::uint32_t page = 0;    // messages D --page N (1 = the first); 0 when not given
   bool all = false;          // release --all
 
   friend bool operator==(const AdminRequest&, const AdminRequest&) = default;

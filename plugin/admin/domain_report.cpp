@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_map>
 
 #include "admin/json_string.h"
 
@@ -221,6 +222,62 @@ void append_dns(std::string& out, const DomainReport& report) {
 }
 
 }  // namespace
+
+std::vector<MessageRow> queued_messages(const DomainQueue& queue, const MessageTable& messages,
+                                        TimePoint now) {
+  std::vector<MessageRow> rows;
+  std::unordered_map<MessageIndex, std::size_t> row_of_message;
+  const std::int64_t now_s = unix_seconds32(now);
+  const NodeRing& nodes = queue.nodes();
+  for (std::uint32_t i = 0; i < nodes.size(); ++i) {
+    const DataNode& node = nodes[i];
+    const auto [it, added] = row_of_message.emplace(node.message, rows.size());
+    if (added) {
+      const MessageRecord& record = messages[node.message];
+      MessageRow row;
+      row.queue_id = std::string(record.spool().queue_id);
+      row.id = record.id();
+      row.sender = std::string(record.sender());
+      row.waiting_seconds = std::max<std::int64_t>(0, now_s - node.enqueued);
+      rows.push_back(std::move(row));
+    }
+    MessageRow& row = rows[it->second];
+    ++row.recipients;
+    row.attempts = std::max<std::uint64_t>(row.attempts, node.attempts);
+    row.waiting_seconds = std::max<std::int64_t>(row.waiting_seconds,
+                                                 std::max<std::int64_t>(0, now_s - node.enqueued));
+  }
+  return rows;
+}
+
+std::string messages_reply_json(std::string_view domain, const std::vector<MessageRow>& rows,
+                                std::uint32_t page) {
+  const std::uint64_t pages = (rows.size() + kMessagesPerPage - 1) / kMessagesPerPage;
+  const std::uint64_t shown_page = page == 0 ? 1 : page;
+  std::string out = R"({"ok":true,)";
+  member(out, "domain", domain);
+  member(out, "messages", std::uint64_t{rows.size()});
+  member(out, "page", shown_page);
+  member(out, "pages", pages);
+  name(out, "shown");
+  out += '[';
+  const std::uint64_t first = (shown_page - 1) * kMessagesPerPage;
+  for (std::uint64_t i = first; i < rows.size() && i < first + kMessagesPerPage; ++i) {
+    const MessageRow& row = rows[i];
+    out += '{';
+    member(out, "queue_id", std::string_view(row.queue_id));
+    member(out, "id", row.id);
+    member(out, "sender", std::string_view(row.sender));
+    member(out, "recipients", row.recipients);
+    member(out, "attempts", row.attempts);
+    member(out, "waiting_seconds", row.waiting_seconds);
+    close(out, '}');
+    out += ',';
+  }
+  close(out, ']');
+  out += '}';
+  return out;
+}
 
 std::string done_reply_json(std::string_view message) {
   std::string out = R"({"ok":true,"message":)";

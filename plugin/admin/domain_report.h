@@ -14,6 +14,7 @@
 
 #include "admin/engine_status.h"
 #include "core/clock.h"
+#include "core/message_table.h"
 #include "core/queue_map.h"
 
 namespace bulkq {
@@ -41,6 +42,29 @@ struct QueueRow {
 // {"ok":true,"queues":N,"shown":[…rows…]}
 [[nodiscard]] std::string queues_reply_json(const std::vector<QueueRow>& rows,
                                             std::uint64_t total_queues);
+
+// One message with recipients waiting in a domain's queue, as `messages D` shows it.
+struct MessageRow {
+  std::string queue_id;  // the MTA's
+  std::uint64_t id = 0;  // bulkq's
+  std::string sender;
+  std::uint64_t recipients = 0;      // of this domain, waiting
+  std::uint64_t attempts = 0;        // the most any of them has had
+  std::int64_t waiting_seconds = 0;  // since its first recipient here was queued
+  friend bool operator==(const MessageRow&, const MessageRow&) = default;
+};
+
+// `messages D` shows this many per page.
+inline constexpr std::uint32_t kMessagesPerPage = 50;
+
+// The messages waiting in `queue`, in queue order (by their first waiting recipient).
+[[nodiscard]] std::vector<MessageRow> queued_messages(const DomainQueue& queue,
+                                                      const MessageTable& messages, TimePoint now);
+// {"ok":true,"domain":"…","messages":M,"page":P,"pages":N,"shown":[…]}: page `page` (1-based,
+// 0 = 1) of `rows`, kMessagesPerPage each; a page past the last shows none.
+[[nodiscard]] std::string messages_reply_json(std::string_view domain,
+                                              const std::vector<MessageRow>& rows,
+                                              std::uint32_t page);
 
 struct DomainDnsHost {
   std::string name;

@@ -23,6 +23,7 @@ constexpr std::string_view kUsage =
     "  queues [--top N] [--sort size|age]\n"
     "                             domain queues, largest (or oldest) first; 100 unless --top\n"
     "  domain DOMAIN              one domain queue in detail\n"
+    "  messages DOMAIN [--page N] the messages waiting for DOMAIN, 50 a page\n"
     "  pause DOMAIN               stop delivering to DOMAIN\n"
     "  resume DOMAIN              deliver to DOMAIN again\n"
     "  flush [DOMAIN]             retry now: DOMAIN, or every domain\n"

@@ -177,6 +177,42 @@ StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) 
   return view;
 }
 
+StatusView messages_view(const JsonValue& root, Reader& read, std::string& error) {
+  const std::string domain = read.text(&root, "domain", "reply");
+  const std::string total = read.number(&root, "messages", "reply");
+  const std::string page = read.number(&root, "page", "reply");
+  const std::string pages = read.number(&root, "pages", "reply");
+  const JsonValue* shown = read.need(&root, "shown", JsonValue::Kind::array, "reply");
+  if (!error.empty()) return failure(error);
+  struct Line {
+    std::string queue_id, id, recipients, attempts, waiting, sender;
+  };
+  std::vector<Line> lines;
+  std::size_t width = 8;
+  for (const JsonValue& row : shown->elements) {
+    Line line;
+    line.queue_id = read.text(&row, "queue_id", "shown[]");
+    line.id = read.number(&row, "id", "shown[]");
+    line.recipients = read.number(&row, "recipients", "shown[]");
+    line.attempts = read.number(&row, "attempts", "shown[]");
+    line.waiting = read.number(&row, "waiting_seconds", "shown[]") + "s";
+    line.sender = read.text(&row, "sender", "shown[]");
+    if (!error.empty()) return failure(error);
+    width = std::max(width, line.queue_id.size());
+    lines.push_back(std::move(line));
+  }
+  StatusView view;
+  view.text = pad("QUEUE ID", width) + "  BULKQ ID  RCPTS  ATTEMPTS  WAITING  SENDER\n";
+  for (const Line& line : lines) {
+    view.text += pad(line.queue_id, width) + "  " + pad(line.id, 8) + "  " +
+                 pad(line.recipients, 5) + "  " + pad(line.attempts, 8) + "  " +
+                 pad(line.waiting, 7) + "  <" + line.sender + ">\n";
+  }
+  view.text += total + " message(s) waiting for " + domain + "; page " + page + " of " +
+               (pages == "0" ? std::string("1") : pages) + "\n";
+  return view;
+}
+
 StatusView dns_view(const JsonValue& root, Reader& read, std::string& error) {
   StatusView view;
   view.text = "domain:          " + read.text(&root, "domain", "reply") + '\n';
@@ -211,6 +247,8 @@ StatusView render_command_view(AdminCommand command, std::string_view reply) {
       return domain_view(root, read, error);
     case AdminCommand::dns:
       return dns_view(root, read, error);
+    case AdminCommand::messages:
+      return messages_view(root, read, error);
     case AdminCommand::metrics: {
       const JsonValue* text = read.need(&root, "metrics", JsonValue::Kind::string, "reply");
       if (text == nullptr) return failure(error);

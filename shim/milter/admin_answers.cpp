@@ -11,6 +11,7 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
       return status_reply_json(board.latest());
     case AdminCommand::queues:
     case AdminCommand::domain:
+    case AdminCommand::messages:
     case AdminCommand::pause:
     case AdminCommand::resume:
     case AdminCommand::flush:

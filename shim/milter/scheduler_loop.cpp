@@ -309,6 +309,14 @@ class AsioSchedulerLoop final : public SchedulerLoop {
         return domain_reply_json(domain_report(domain, now));
       case AdminCommand::dns:
         return dns_reply_json(domain_report(domain, now));
+      case AdminCommand::messages: {
+        const DomainQueue* queue = queues.find(domain);
+        return messages_reply_json(domain,
+                                   queue == nullptr
+                                       ? std::vector<MessageRow>{}
+                                       : queued_messages(*queue, parts_.scheduler->messages(), now),
+                                   request.page);
+      }
       case AdminCommand::pause:
       case AdminCommand::resume: {
         const bool pause = request.command == AdminCommand::pause;

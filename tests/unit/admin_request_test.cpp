@@ -21,6 +21,12 @@ AdminRequest request(AdminCommand command, std::string domain = {}, std::uint32_
   return r;
 }
 
+AdminRequest paged(std::string domain, std::uint32_t page) {
+  AdminRequest r = request(AdminCommand::messages, std::move(domain));
+  r.page = page;
+  return r;
+}
+
 AdminRequest sorted_by_age(std::uint32_t top) {
   AdminRequest r = request(AdminCommand::queues, {}, top);
   r.sort_by_age = true;
@@ -43,6 +49,10 @@ TEST_CASE("admin request: every command's accepted forms", "[admin]") {
       {"queues --top 100000", request(AdminCommand::queues, {}, 100000), "queues --top 100000"},
       {"queues --top 007", request(AdminCommand::queues, {}, 7), "queues --top 7"},
       {"queues --sort age", sorted_by_age(0), "queues --sort age"},
+      {"messages Example.COM", request(AdminCommand::messages, "example.com"),
+       "messages example.com"},
+      {"messages a.test --page 3", paged("a.test", 3), "messages a.test --page 3"},
+      {"messages a.test --page 1", paged("a.test", 1), "messages a.test --page 1"},
       {"queues --sort size --top 3", request(AdminCommand::queues, {}, 3), "queues --top 3"},
       {"queues --sort age --top 3", sorted_by_age(3), "queues --top 3 --sort age"},
       {"queues --top 3 --sort age", sorted_by_age(3), "queues --top 3 --sort age"},
@@ -95,11 +105,11 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"", "empty request"},
       {"   \t ", "empty request"},
       {"stats",
-       "unknown command \"stats\" (expected status, queues, domain, pause, resume, flush, dns, "
-       "release, metrics or reload)"},
+       "unknown command \"stats\" (expected status, queues, domain, messages, pause, resume, "
+       "flush, dns, release, metrics or reload)"},
       {"STATUS",
-       "unknown command \"STATUS\" (expected status, queues, domain, pause, resume, flush, dns, "
-       "release, metrics or reload)"},
+       "unknown command \"STATUS\" (expected status, queues, domain, messages, pause, resume, "
+       "flush, dns, release, metrics or reload)"},
       {"status now", "status: unexpected argument \"now\" (usage: status)"},
       {"metrics --json", "metrics: unexpected argument \"--json\" (usage: metrics)"},
       {"reload x", "reload: unexpected argument \"x\" (usage: reload)"},
@@ -117,6 +127,12 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"queues --sort",
        "queues: --sort needs size or age (usage: queues [--top N] [--sort size|age])"},
       {"queues --sort rate", "queues: --sort \"rate\" is not size or age"},
+      {"messages", "messages: missing domain (usage: messages DOMAIN [--page N])"},
+      {"messages a.test --page",
+       "messages: --page needs a number (usage: messages DOMAIN [--page N])"},
+      {"messages a.test --page 0", "messages: --page \"0\" is not a number from 1 to 100000"},
+      {"messages a.test 2",
+       "messages: unexpected argument \"2\" (usage: messages DOMAIN [--page N])"},
       {"queues --sort age --sort size",
        "queues: unexpected argument \"--sort\" (usage: queues [--top N] [--sort size|age])"},
       {"domain", "domain: missing domain (usage: domain DOMAIN)"},

@@ -236,7 +236,7 @@ TEST_CASE("admin server: malformed lines get an error reply, and the server goes
       {"status extra\n", "status: unexpected argument \"extra\" (usage: status)"},
       {"\x1b[2J\n", "control character in request"},
       {"\xff\xfe\n",
-       "unknown command \"\\xff\\xfe\" (expected status, queues, domain, pause, "
+       "unknown command \"\\xff\\xfe\" (expected status, queues, domain, messages, pause, "
        "resume, flush, dns, release, metrics or reload)"},
       {std::string(kMaxAdminRequestLength + 1, 'a') + "\n", "request longer than 4096 bytes"},
       // Over-long with no newline at all: refused once the limit is passed, not read forever.

@@ -108,8 +108,8 @@ TEST_CASE("bulkqctl command line: usage errors exit 2", "[bulkqctl]") {
       {{"-s", too_long_socket, "status"},
        "socket path is 108 bytes long (a Unix socket address holds at most 107)"},
       {{"stauts"},
-       "unknown command \"stauts\" (expected status, queues, domain, pause, resume, flush, dns, "
-       "release, metrics or reload)"},
+       "unknown command \"stauts\" (expected status, queues, domain, messages, pause, resume, "
+       "flush, dns, release, metrics or reload)"},
       {{"pause"}, "pause: missing domain (usage: pause DOMAIN)"},
       {{"pause", "a..b"}, "pause: invalid domain \"a..b\": empty label in domain"},
       {{"pause", "a b"}, "word \"a b\" contains a space or a control character"},

@@ -62,3 +62,14 @@ TEST_CASE("command view: messages, metrics, failures", "[admin][bulkqctl]") {
   CHECK(render_command_view(AdminCommand::queues, "nonsense").error.rfind("malformed reply", 0) ==
         0);
 }
+
+TEST_CASE("command view: messages as columns", "[admin][bulkqctl]") {
+  const std::vector<MessageRow> rows = {{"4jcxXM3btLz1cLSn", 7, "news@s.test", 2, 1, 40}};
+  const StatusView view =
+      render_command_view(AdminCommand::messages, messages_reply_json("x.test", rows, 1));
+  REQUIRE(view.error == "");
+  CHECK(view.text ==
+        "QUEUE ID          BULKQ ID  RCPTS  ATTEMPTS  WAITING  SENDER\n"
+        "4jcxXM3btLz1cLSn  7         2      1         40s      <news@s.test>\n"
+        "1 message(s) waiting for x.test; page 1 of 1\n");
+}

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/message_builder.h"
+#include "core/scheduler.h"
 #include "ctl/json_document.h"
 #include "fakes/fake_clock.h"
 #include "support/sample_status.h"
@@ -119,4 +121,43 @@ TEST_CASE("metrics: Prometheus text with bounded per-domain series", "[admin][re
   const JsonDocument doc = parse_json_document(metrics_reply_json(text));
   REQUIRE(doc.ok());
   CHECK(doc.root.member("metrics")->text == text);
+}
+
+TEST_CASE("messages: one row per message in queue order, paged", "[admin][report]") {
+  FakeClock clock;
+  Scheduler scheduler(clock, SchedulerLimits{});
+  const auto admit = [&](MessageId id, std::vector<std::string> recipients) {
+    MessageBuilder builder(MtaKind::postfix, "Q" + std::to_string(id), "news@s.test", clock.now());
+    for (const std::string& r : recipients)
+      REQUIRE(builder.add_recipient(r).empty());
+    BuildResult built = builder.build(id);
+    REQUIRE(built.ok());
+    return scheduler.admit(std::move(*built.message));
+  };
+  (void)admit(7, {"a@x.test", "b@y.test", "c@x.test"});
+  clock.advance(30s);
+  (void)admit(8, {"d@x.test"});
+  clock.advance(10s);
+  const DomainQueue* queue = scheduler.queues().find("x.test");
+  REQUIRE(queue != nullptr);
+  const std::vector<MessageRow> rows = queued_messages(*queue, scheduler.messages(), clock.now());
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == MessageRow{"Q7", 7, "news@s.test", 2, 0, 40});
+  CHECK(rows[1] == MessageRow{"Q8", 8, "news@s.test", 1, 0, 10});
+
+  const JsonDocument doc = parse_json_document(messages_reply_json("x.test", rows, 0));
+  REQUIRE(doc.ok());
+  CHECK(doc.root.member("messages")->as_uint64() == 2U);
+  CHECK(doc.root.member("page")->as_uint64() == 1U);
+  CHECK(doc.root.member("pages")->as_uint64() == 1U);
+  CHECK(doc.root.member("shown")->elements.at(0).member("queue_id")->text == "Q7");
+
+  std::vector<MessageRow> many(kMessagesPerPage * 2 + 1, rows[0]);
+  const JsonDocument last = parse_json_document(messages_reply_json("x.test", many, 3));
+  REQUIRE(last.ok());
+  CHECK(last.root.member("pages")->as_uint64() == 3U);
+  CHECK(last.root.member("shown")->elements.size() == 1);
+  const JsonDocument beyond = parse_json_document(messages_reply_json("x.test", many, 9));
+  REQUIRE(beyond.ok());
+  CHECK(beyond.root.member("shown")->elements.empty());
 }
