@@ -468,12 +468,16 @@ write_bulkq_toml() {
   # must name one there too.
   local quota_table
   quota_table=$(printf '[quota]\ndirectory = "%s"' "$SCRATCH/volume")
+  # A scenario's own [admin] table must name this socket too.
+  local admin_table
+  admin_table=$(printf '[admin]\nsocket = "%s"' "$ADMIN_SOCKET")
   local extra line
   for extra in "$@"; do
     case "$extra" in
       '[bulk]'*) bulk_table= ;;
       '[delivery]'*) delivery_table= ;;
       '[quota]'*) quota_table= ;;
+      '[admin]'*) admin_table= ;;
     esac
   done
   {
@@ -489,9 +493,6 @@ user = "$H_POSTFIX_USER"
 [milter]
 socket = "unix:$MILTER_SOCKET"
 
-[admin]
-socket = "$ADMIN_SOCKET"
-
 [journal]
 directory = "$JOURNAL_DIR"
 
@@ -504,6 +505,7 @@ EOF
     [ -n "$bulk_table" ] && printf '\n%s\n' "$bulk_table"
     [ -n "$delivery_table" ] && printf '\n%s\n' "$delivery_table"
     [ -n "$quota_table" ] && printf '\n%s\n' "$quota_table"
+    [ -n "$admin_table" ] && printf '\n%s\n' "$admin_table"
     for line in "$@"; do printf '\n%s\n' "$line"; done
   } >"$file"
   chmod 0644 "$file"

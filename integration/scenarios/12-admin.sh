@@ -26,7 +26,9 @@ start_test_sink mx 127.0.0.31 127.0.0.32 127.0.0.33
 
 start_sink
 start_postfix
+h_free_port METRICS_PORT
 write_bulkq_toml "$SCRATCH/bulkq.toml" \
+  "$(printf '[admin]\nsocket = "%s"\nmetrics_listen = "127.0.0.1:%s"' "$SCRATCH/run/admin.sock" "$METRICS_PORT")" \
   "$(printf '%s\n' '[delivery]' "port = $TSINK_SMTP_PORT" 'helo_name = "bulkq.test"' \
     'retry_min = 3600' 'retry_max = 7200')" \
   "$(printf '%s\n' '[dns]' "servers = [\"$DNS_SERVER\"]" "cache_directory = \"$SCRATCH/dnscache\"")"
@@ -79,6 +81,25 @@ ctl dns free.test | grep -qE '^  mx\.free\.test \(preference 10\): 127\.0\.0\.32
 h_wait_until 10 "metrics count the four sent" \
   h_ctl_has '^bulkq_recipients_total\{outcome="sent"\} 4$' metrics
 ctl metrics | grep -q '^# TYPE bulkq_volume_messages gauge$' || h_fail "metrics lack the volume gauges"
+# The same metrics over HTTP; other paths and methods refused.
+http_get() {  # http_get METHOD PATH: prints "STATUS\nBODY"
+  python3 - "$1" "$2" "$METRICS_PORT" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[3]), timeout=10)
+c.request(sys.argv[1], sys.argv[2])
+r = c.getresponse()
+print(r.status)
+print(r.getheader("Content-Type"))
+sys.stdout.write(r.read().decode())
+PY
+}
+out=$(http_get GET /metrics) || h_fail "GET /metrics failed: $out"
+assert_eq "GET /metrics status" 200 "$(printf '%s\n' "$out" | sed -n 1p)"
+assert_eq "GET /metrics type" "text/plain; version=0.0.4; charset=utf-8" "$(printf '%s\n' "$out" | sed -n 2p)"
+printf '%s\n' "$out" | grep -q '^bulkq_recipients_total{outcome="sent"} 4$' ||
+  h_fail "GET /metrics lacks the sent count: $(printf '%s\n' "$out" | head -5)"
+assert_eq "GET /other status" 404 "$(http_get GET /other | sed -n 1p)"
+assert_eq "POST /metrics status" 405 "$(http_get POST /metrics | sed -n 1p)"
 rc=0
 out=$(ctl release --all 2>&1) || rc=$?
 assert_eq "release --all exit" 1 "$rc"

@@ -91,6 +91,10 @@ struct AdminConfig {
   std::vector<std::string> users;
   std::vector<std::string> groups;
   std::string socket_group;
+  // The HTTP listener for Prometheus (GET /metrics): an address literal and port
+  // ("127.0.0.1:9725", "[::1]:9725"); empty host = off (the default).
+  std::string metrics_host;
+  std::uint16_t metrics_port = 0;
 
   friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
 };

@@ -18,6 +18,9 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
   note(before.admin.users != after.admin.users, "admin.users");
   note(before.admin.groups != after.admin.groups, "admin.groups");
   note(before.admin.socket_group != after.admin.socket_group, "admin.socket_group");
+  note(before.admin.metrics_host != after.admin.metrics_host ||
+           before.admin.metrics_port != after.admin.metrics_port,
+       "admin.metrics_listen");
   const BulkRules& was = before.bulk;
   const BulkRules& is = after.bulk;
   note(was.precedence_values != is.precedence_values, "bulk.precedence_values");

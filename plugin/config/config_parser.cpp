@@ -407,6 +407,30 @@ void apply_admin_socket_group(const toml::value& value, const std::string& key, 
   if (auto name = account_name_value(value, key, true, errors)) config.admin.socket_group = *name;
 }
 
+// "" (off), or "address:port" with a numeric address: a scrape endpoint should not depend on DNS,
+// and naming the address keeps an exposure beyond loopback a deliberate choice.
+void apply_admin_metrics_listen(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  const std::optional<std::string> text = string_value(value, key, errors);
+  if (!text) return;
+  if (text->empty()) {
+    config.admin.metrics_host.clear();
+    config.admin.metrics_port = 0;
+    return;
+  }
+  const HostPortResult parsed = parse_host_port(*text, 0, true);
+  if (!parsed.ok()) {
+    report(errors, value, key, in_quotes(*text) + ": " + parsed.error);
+    return;
+  }
+  if (parsed.value.port == 0) {
+    report(errors, value, key, in_quotes(*text) + ": needs a port (\"127.0.0.1:9725\")");
+    return;
+  }
+  config.admin.metrics_host = parsed.value.host;
+  config.admin.metrics_port = parsed.value.port;
+}
+
 void apply_daemon_user(const toml::value& value, const std::string& key, Config& config,
                        Errors& errors) {
   if (auto name = account_name_value(value, key, false, errors)) config.daemon.user = *name;
@@ -859,6 +883,7 @@ constexpr std::array kAdminKeys{
     KeyRule{"users", apply_admin_users},
     KeyRule{"groups", apply_admin_groups},
     KeyRule{"socket_group", apply_admin_socket_group},
+    KeyRule{"metrics_listen", apply_admin_metrics_listen},
 };
 constexpr std::array kDaemonKeys{
     KeyRule{"user", apply_daemon_user},

@@ -22,6 +22,7 @@
 #include "dns/dns_cache_store.h"
 #include "dns/dns_service.h"
 #include "dns/domain_resolver.h"
+#include "milter/metrics_http_server.h"
 
 namespace bulkq {
 
@@ -86,6 +87,8 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     // The engine's sessions and the resolver's lookups hold handlers on io_: drop them first,
     // then the parts they call into.
     io_.stop();
+    if (metrics_server_) metrics_server_->stop();
+    metrics_server_.reset();
     delivery_.reset();
     routes_.reset();
     relay_resolver_.reset();
@@ -94,6 +97,18 @@ class AsioSchedulerLoop final : public SchedulerLoop {
   }
 
   std::string build() {
+    if (config_.admin.metrics_port != 0) {
+      MetricsHttpServerResult metrics = start_metrics_http_server(
+          io_, config_.admin.metrics_host, config_.admin.metrics_port, [this] {
+            return metrics_text(current_status(),
+                                queue_rows(parts_.scheduler->queues(), clock_.now(),
+                                           kMetricsDomains, QueueOrder::size));
+          });
+      if (!metrics.ok()) return metrics.error;
+      metrics_server_ = std::move(metrics.server);
+      log(LogLevel::info, "metrics listener on " + config_.admin.metrics_host + " port " +
+                              std::to_string(config_.admin.metrics_port) + " (GET /metrics)");
+    }
     if (!config_.delivery.enabled) return {};
     CaresResolverOptions resolver_options;
     resolver_options.servers = join(config_.dns.servers);
@@ -461,6 +476,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
   const Clock& clock_;
   asio::io_context io_;
   asio::steady_timer tick_timer_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
   VolumeStatus volume_status_;
   std::string volume_error_;
   SteadyClock::time_point last_volume_{};

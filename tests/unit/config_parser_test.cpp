@@ -211,7 +211,13 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
       {"[log]\n\n\ncolour = true\n",
        "bulkq.toml:4: log.colour: unknown key (expected target, file or level)"},
       {"[admin]\nsockets = \"/run/x\"\n",
-       "bulkq.toml:2: admin.sockets: unknown key (expected socket, users, groups or socket_group)"},
+       "bulkq.toml:2: admin.sockets: unknown key (expected socket, users, groups, socket_group or "
+       "metrics_listen)"},
+      {"[admin]\nmetrics_listen = \"localhost:9725\"\n",
+       "bulkq.toml:2: admin.metrics_listen: \"localhost:9725\": \"localhost\" is not an IP "
+       "address"},
+      {"[admin]\nmetrics_listen = \"127.0.0.1\"\n",
+       "bulkq.toml:2: admin.metrics_listen: \"127.0.0.1\": needs a port (\"127.0.0.1:9725\")"},
       {"policy = \"fair\"\n",
        "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin, bulk, "
        "daemon, milter, intake, postfix, journal, delivery, dns or quota)"},
@@ -470,6 +476,7 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"admin.users", [](Config& c) { c.admin.users = {"ops"}; }},
       {"admin.groups", [](Config& c) { c.admin.groups = {"adm"}; }},
       {"admin.socket_group", [](Config& c) { c.admin.socket_group = "adm"; }},
+      {"admin.metrics_listen", [](Config& c) { c.admin.metrics_port = 9725; }},
       {"bulk.precedence_values", [](Config& c) { c.bulk.precedence_values = {"junk"}; }},
       {"bulk.header_name", [](Config& c) { c.bulk.header_name = "X-Bulk"; }},
       {"bulk.header_values", [](Config& c) { c.bulk.header_values = {"yes"}; }},
