@@ -68,18 +68,8 @@
 #include <utility>
 #include <vector>
 
-// Boost 1.74's Asio turns its C++20 coroutine support on for clang only with the old Coroutines
-// TS; clang in C++20 mode has standard coroutines (see plugin/delivery/smtp_session.cpp).
-#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
-#define BOOST_ASIO_HAS_CO_AWAIT 1
-#define BOOST_ASIO_HAS_STD_COROUTINE 1
-#endif
-
-// Third-party headers trip -Wshadow, -Wold-style-cast and -Wpedantic; silenced for them only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wpedantic"
+#include "core/third_party_headers.h"
+BULKQ_THIRD_PARTY_HEADERS_BEGIN
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -90,7 +80,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#pragma GCC diagnostic pop
+BULKQ_THIRD_PARTY_HEADERS_END
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "admin/json_object_writer.h"
 #include "admin/json_string.h"
 
 namespace bulkq {
@@ -13,50 +14,16 @@ std::int64_t seconds_between(TimePoint from, TimePoint to) {
   return std::chrono::duration_cast<std::chrono::seconds>(to - from).count();
 }
 
-void name(std::string& out, std::string_view member) {
-  out += '"';
-  out += member;
-  out += "\":";
-}
-void member(std::string& out, std::string_view n, std::uint64_t value) {
-  name(out, n);
-  out += std::to_string(value);
-  out += ',';
-}
-void member(std::string& out, std::string_view n, std::int64_t value) {
-  name(out, n);
-  out += std::to_string(value);
-  out += ',';
-}
-void member(std::string& out, std::string_view n, bool value) {
-  name(out, n);
-  out += value ? "true" : "false";
-  out += ',';
-}
-void member(std::string& out, std::string_view n, std::string_view value) {
-  name(out, n);
-  append_json_string(out, value);
-  out += ',';
-}
-// Replaces the ',' after the last member (or appends, for an empty object or array).
-void close(std::string& out, char bracket) {
-  if (out.back() == ',') {
-    out.back() = bracket;
-  } else {
-    out += bracket;
-  }
-}
-
 void append_row(std::string& out, const QueueRow& row) {
   out += '{';
-  member(out, "domain", std::string_view(row.domain));
-  member(out, "waiting", row.waiting);
-  member(out, "in_flight", row.in_flight);
-  member(out, "age_seconds", row.age_seconds);
-  member(out, "oldest_seconds", row.oldest_seconds);
-  member(out, "backoff_seconds", row.backoff_seconds);
-  member(out, "paused", row.paused);
-  close(out, '}');
+  json_member(out, "domain", std::string_view(row.domain));
+  json_member(out, "waiting", row.waiting);
+  json_member(out, "in_flight", row.in_flight);
+  json_member(out, "age_seconds", row.age_seconds);
+  json_member(out, "oldest_seconds", row.oldest_seconds);
+  json_member(out, "backoff_seconds", row.backoff_seconds);
+  json_member(out, "paused", row.paused);
+  json_close(out, '}');
 }
 
 }  // namespace
@@ -92,6 +59,23 @@ std::string label_value(std::string_view text) {
     }
   }
   return out;
+}
+
+// One gauge with a series per domain row.
+template <typename Value>
+void domain_series(std::string& out, std::string_view metric_name, std::string_view help,
+                   const std::vector<QueueRow>& rows, Value value) {
+  out += "# HELP ";
+  out += metric_name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += metric_name;
+  out += " gauge\n";
+  for (const QueueRow& row : rows) {
+    out += metric_name;
+    out += "{domain=\"" + label_value(row.domain) + "\"} " + value(row) + '\n';
+  }
 }
 
 void metric(std::string& out, std::string_view metric_name, std::string_view type,
@@ -144,40 +128,40 @@ std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now, std::uin
 
 std::string queues_reply_json(const std::vector<QueueRow>& rows, std::uint64_t total_queues) {
   std::string out = R"({"ok":true,)";
-  member(out, "queues", total_queues);
-  name(out, "shown");
+  json_member(out, "queues", total_queues);
+  json_name(out, "shown");
   out += '[';
   for (const QueueRow& row : rows) {
     append_row(out, row);
     out += ',';
   }
-  close(out, ']');
+  json_close(out, ']');
   out += '}';
   return out;
 }
 
 std::string domain_reply_json(const DomainReport& report) {
   std::string out = R"({"ok":true,"domain":{)";
-  member(out, "name", std::string_view(report.domain));
-  name(out, "queue");
+  json_member(out, "name", std::string_view(report.domain));
+  json_name(out, "queue");
   if (report.queue) {
     append_row(out, *report.queue);
   } else {
     out += "null";
   }
   out += ',';
-  member(out, "paused", report.paused);
-  member(out, "sessions_open", std::uint64_t{report.sessions_open});
-  member(out, "waiting_retry", report.waiting_retry);
-  member(out, "next_retry_seconds", report.next_retry_seconds);
-  member(out, "consecutive_failures", std::uint64_t{report.consecutive_failures});
-  name(out, "last_replies");
+  json_member(out, "paused", report.paused);
+  json_member(out, "sessions_open", std::uint64_t{report.sessions_open});
+  json_member(out, "waiting_retry", report.waiting_retry);
+  json_member(out, "next_retry_seconds", report.next_retry_seconds);
+  json_member(out, "consecutive_failures", std::uint64_t{report.consecutive_failures});
+  json_name(out, "last_replies");
   out += '[';
   for (const std::string& line : report.last_replies) {
     append_json_string(out, line);
     out += ',';
   }
-  close(out, ']');
+  json_close(out, ']');
   out += ',';
   append_dns(out, report);
   out += "}}";
@@ -186,7 +170,7 @@ std::string domain_reply_json(const DomainReport& report) {
 
 std::string dns_reply_json(const DomainReport& report) {
   std::string out = R"({"ok":true,)";
-  member(out, "domain", std::string_view(report.domain));
+  json_member(out, "domain", std::string_view(report.domain));
   append_dns(out, report);
   out += '}';
   return out;
@@ -194,30 +178,30 @@ std::string dns_reply_json(const DomainReport& report) {
 
 namespace {
 void append_dns(std::string& out, const DomainReport& report) {
-  name(out, "dns");
+  json_name(out, "dns");
   out += '{';
-  member(out, "state", std::string_view(report.dns_state));
-  member(out, "status", std::string_view(report.dns_status));
-  member(out, "reason", std::string_view(report.dns_reason));
-  member(out, "age_seconds", report.dns_age_seconds);
-  member(out, "expires_in_seconds", report.dns_expires_in_seconds);
-  name(out, "hosts");
+  json_member(out, "state", std::string_view(report.dns_state));
+  json_member(out, "status", std::string_view(report.dns_status));
+  json_member(out, "reason", std::string_view(report.dns_reason));
+  json_member(out, "age_seconds", report.dns_age_seconds);
+  json_member(out, "expires_in_seconds", report.dns_expires_in_seconds);
+  json_name(out, "hosts");
   out += '[';
   for (const DomainDnsHost& host : report.dns_hosts) {
     out += '{';
-    member(out, "name", std::string_view(host.name));
-    member(out, "preference", std::uint64_t{host.preference});
-    name(out, "addresses");
+    json_member(out, "name", std::string_view(host.name));
+    json_member(out, "preference", std::uint64_t{host.preference});
+    json_name(out, "addresses");
     out += '[';
     for (const std::string& address : host.addresses) {
       append_json_string(out, address);
       out += ',';
     }
-    close(out, ']');
+    json_close(out, ']');
     out += '}';
     out += ',';
   }
-  close(out, ']');
+  json_close(out, ']');
   out += '}';
 }
 
@@ -255,26 +239,26 @@ std::string messages_reply_json(std::string_view domain, const std::vector<Messa
   const std::uint64_t pages = (rows.size() + kMessagesPerPage - 1) / kMessagesPerPage;
   const std::uint64_t shown_page = page == 0 ? 1 : page;
   std::string out = R"({"ok":true,)";
-  member(out, "domain", domain);
-  member(out, "messages", std::uint64_t{rows.size()});
-  member(out, "page", shown_page);
-  member(out, "pages", pages);
-  name(out, "shown");
+  json_member(out, "domain", domain);
+  json_member(out, "messages", std::uint64_t{rows.size()});
+  json_member(out, "page", shown_page);
+  json_member(out, "pages", pages);
+  json_name(out, "shown");
   out += '[';
   const std::uint64_t first = (shown_page - 1) * kMessagesPerPage;
   for (std::uint64_t i = first; i < rows.size() && i < first + kMessagesPerPage; ++i) {
     const MessageRow& row = rows[i];
     out += '{';
-    member(out, "queue_id", std::string_view(row.queue_id));
-    member(out, "id", row.id);
-    member(out, "sender", std::string_view(row.sender));
-    member(out, "recipients", row.recipients);
-    member(out, "attempts", row.attempts);
-    member(out, "waiting_seconds", row.waiting_seconds);
-    close(out, '}');
+    json_member(out, "queue_id", std::string_view(row.queue_id));
+    json_member(out, "id", row.id);
+    json_member(out, "sender", std::string_view(row.sender));
+    json_member(out, "recipients", row.recipients);
+    json_member(out, "attempts", row.attempts);
+    json_member(out, "waiting_seconds", row.waiting_seconds);
+    json_close(out, '}');
     out += ',';
   }
-  close(out, ']');
+  json_close(out, ']');
   out += '}';
   return out;
 }
@@ -351,24 +335,12 @@ std::string metrics_text(const EngineStatus& s, const std::vector<QueueRow>& top
          v.recipients_limit);
   metric(out, "bulkq_volume_tempfailed_total", "counter",
          "Bulk messages refused past a volume limit.", v.tempfailed);
-  out += "# HELP bulkq_domain_queued Recipients waiting, per domain (the largest queues).\n";
-  out += "# TYPE bulkq_domain_queued gauge\n";
-  for (const QueueRow& row : top) {
-    out += "bulkq_domain_queued{domain=\"" + label_value(row.domain) + "\"} " +
-           std::to_string(row.waiting) + '\n';
-  }
-  out += "# HELP bulkq_domain_in_flight Recipients out in batches, per domain.\n";
-  out += "# TYPE bulkq_domain_in_flight gauge\n";
-  for (const QueueRow& row : top) {
-    out += "bulkq_domain_in_flight{domain=\"" + label_value(row.domain) + "\"} " +
-           std::to_string(row.in_flight) + '\n';
-  }
-  out += "# HELP bulkq_domain_oldest_seconds How long the head recipient has waited.\n";
-  out += "# TYPE bulkq_domain_oldest_seconds gauge\n";
-  for (const QueueRow& row : top) {
-    out += "bulkq_domain_oldest_seconds{domain=\"" + label_value(row.domain) + "\"} " +
-           std::to_string(row.oldest_seconds) + '\n';
-  }
+  domain_series(out, "bulkq_domain_queued", "Recipients waiting, per domain (the largest queues).",
+                top, [](const QueueRow& row) { return std::to_string(row.waiting); });
+  domain_series(out, "bulkq_domain_in_flight", "Recipients out in batches, per domain.", top,
+                [](const QueueRow& row) { return std::to_string(row.in_flight); });
+  domain_series(out, "bulkq_domain_oldest_seconds", "How long the head recipient has waited.", top,
+                [](const QueueRow& row) { return std::to_string(row.oldest_seconds); });
   return out;
 }
 

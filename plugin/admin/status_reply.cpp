@@ -2,118 +2,79 @@
 
 #include <cstdint>
 
+#include "admin/json_object_writer.h"
 #include "admin/json_string.h"
 
 namespace bulkq {
-namespace {
-
-// Appends `"name":` — every name here is a literal needing no escape.
-void name(std::string& out, std::string_view member) {
-  out += '"';
-  out += member;
-  out += "\":";
-}
-
-void member(std::string& out, std::string_view member_name, std::uint64_t value) {
-  name(out, member_name);
-  out += std::to_string(value);
-  out += ',';
-}
-
-void member(std::string& out, std::string_view member_name, std::int64_t value) {
-  name(out, member_name);
-  out += std::to_string(value);
-  out += ',';
-}
-
-void member(std::string& out, std::string_view member_name, bool value) {
-  name(out, member_name);
-  out += value ? "true" : "false";
-  out += ',';
-}
-
-void member(std::string& out, std::string_view member_name, std::string_view value) {
-  name(out, member_name);
-  append_json_string(out, value);
-  out += ',';
-}
-
-// Replaces the ',' after the last member with the closing brace.
-void close_object(std::string& out) {
-  out.back() = '}';
-}
-
-}  // namespace
-
 std::string status_reply_json(const EngineStatus& status) {
   std::string out = R"({"ok":true,"status":{)";
-  member(out, "version", std::string_view(status.version));
-  member(out, "started_unix", status.started_unix);
-  member(out, "uptime_seconds", status.uptime_seconds);
-  member(out, "messages", status.messages);
-  member(out, "recipients", status.recipients);
-  member(out, "domains", status.domains);
-  member(out, "pending_commit", status.pending_commit);
-  member(out, "diverted_total", status.diverted_total);
-  member(out, "passed_total", status.passed_total);
-  member(out, "commit_expired_total", status.commit_expired_total);
-  name(out, "fail_open");
+  json_member(out, "version", std::string_view(status.version));
+  json_member(out, "started_unix", status.started_unix);
+  json_member(out, "uptime_seconds", status.uptime_seconds);
+  json_member(out, "messages", status.messages);
+  json_member(out, "recipients", status.recipients);
+  json_member(out, "domains", status.domains);
+  json_member(out, "pending_commit", status.pending_commit);
+  json_member(out, "diverted_total", status.diverted_total);
+  json_member(out, "passed_total", status.passed_total);
+  json_member(out, "commit_expired_total", status.commit_expired_total);
+  json_name(out, "fail_open");
   out += '{';
-  member(out, "journal", status.fail_open.journal);
-  member(out, "memory", status.fail_open.memory);
-  member(out, "handoff", status.fail_open.handoff);
-  member(out, "spool", status.fail_open.spool);
-  member(out, "quota", status.fail_open.quota);
-  member(out, "total", status.fail_open.total());
-  close_object(out);
+  json_member(out, "journal", status.fail_open.journal);
+  json_member(out, "memory", status.fail_open.memory);
+  json_member(out, "handoff", status.fail_open.handoff);
+  json_member(out, "spool", status.fail_open.spool);
+  json_member(out, "quota", status.fail_open.quota);
+  json_member(out, "total", status.fail_open.total());
+  json_close(out, '}');
   out += ',';
-  member(out, "journal_ok", status.journal_ok);
-  member(out, "journal_error", std::string_view(status.journal_error));
-  member(out, "memory_bytes", status.memory_bytes);
-  member(out, "memory_limit_bytes", status.memory_limit_bytes);
-  member(out, "recovered_messages", status.recovered_messages);
-  member(out, "adopted_messages", status.adopted_messages);
-  member(out, "dropped_records", status.dropped_records);
+  json_member(out, "journal_ok", status.journal_ok);
+  json_member(out, "journal_error", std::string_view(status.journal_error));
+  json_member(out, "memory_bytes", status.memory_bytes);
+  json_member(out, "memory_limit_bytes", status.memory_limit_bytes);
+  json_member(out, "recovered_messages", status.recovered_messages);
+  json_member(out, "adopted_messages", status.adopted_messages);
+  json_member(out, "dropped_records", status.dropped_records);
   const DeliveryStatus& d = status.delivery;
-  name(out, "delivery");
+  json_name(out, "delivery");
   out += '{';
-  member(out, "enabled", d.enabled);
-  member(out, "sessions_open", d.sessions_open);
-  member(out, "connections_idle", d.connections_idle);
-  member(out, "waiting_retry", d.waiting_retry);
-  member(out, "connections", d.connections);
-  member(out, "batches_reused", d.batches_reused);
-  member(out, "transactions", d.transactions);
-  member(out, "sent", d.sent);
-  member(out, "deferred", d.deferred);
-  member(out, "bounced", d.bounced);
-  member(out, "expired", d.expired);
-  member(out, "dsn_sent", d.dsn_sent);
-  member(out, "dsn_failed", d.dsn_failed);
-  member(out, "dropped", d.dropped);
-  member(out, "domain_backoffs", d.domain_backoffs);
-  member(out, "dns_cache_entries", d.dns_cache_entries);
-  member(out, "dns_lookups_in_flight", d.dns_lookups_in_flight);
-  member(out, "dns_hits", d.dns_hits);
-  member(out, "dns_misses", d.dns_misses);
-  member(out, "dns_stale_served", d.dns_stale_served);
-  member(out, "batches_waited_on_dns", d.batches_waited_on_dns);
-  close_object(out);
+  json_member(out, "enabled", d.enabled);
+  json_member(out, "sessions_open", d.sessions_open);
+  json_member(out, "connections_idle", d.connections_idle);
+  json_member(out, "waiting_retry", d.waiting_retry);
+  json_member(out, "connections", d.connections);
+  json_member(out, "batches_reused", d.batches_reused);
+  json_member(out, "transactions", d.transactions);
+  json_member(out, "sent", d.sent);
+  json_member(out, "deferred", d.deferred);
+  json_member(out, "bounced", d.bounced);
+  json_member(out, "expired", d.expired);
+  json_member(out, "dsn_sent", d.dsn_sent);
+  json_member(out, "dsn_failed", d.dsn_failed);
+  json_member(out, "dropped", d.dropped);
+  json_member(out, "domain_backoffs", d.domain_backoffs);
+  json_member(out, "dns_cache_entries", d.dns_cache_entries);
+  json_member(out, "dns_lookups_in_flight", d.dns_lookups_in_flight);
+  json_member(out, "dns_hits", d.dns_hits);
+  json_member(out, "dns_misses", d.dns_misses);
+  json_member(out, "dns_stale_served", d.dns_stale_served);
+  json_member(out, "batches_waited_on_dns", d.batches_waited_on_dns);
+  json_close(out, '}');
   out += ',';
   const VolumeStatus& v = status.volume;
-  name(out, "volume");
+  json_name(out, "volume");
   out += '{';
-  member(out, "period", std::string_view(v.period));
-  member(out, "messages", v.messages);
-  member(out, "recipients", v.recipients);
-  member(out, "messages_limit", v.messages_limit);
-  member(out, "recipients_limit", v.recipients_limit);
-  member(out, "sender_domains", v.sender_domains);
-  member(out, "action", std::string_view(v.action));
-  member(out, "tempfailed", v.tempfailed);
-  close_object(out);
+  json_member(out, "period", std::string_view(v.period));
+  json_member(out, "messages", v.messages);
+  json_member(out, "recipients", v.recipients);
+  json_member(out, "messages_limit", v.messages_limit);
+  json_member(out, "recipients_limit", v.recipients_limit);
+  json_member(out, "sender_domains", v.sender_domains);
+  json_member(out, "action", std::string_view(v.action));
+  json_member(out, "tempfailed", v.tempfailed);
+  json_close(out, '}');
   out += ',';
-  close_object(out);
+  json_close(out, '}');
   out += '}';
   return out;
 }

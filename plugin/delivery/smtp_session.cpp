@@ -16,21 +16,8 @@
 #include <stdexcept>
 #include <utility>
 
-// Boost 1.74's Asio turns its C++20 coroutine support on for clang only with the old Coroutines
-// TS (__cpp_coroutines); clang 14 in C++20 mode has standard coroutines (__cpp_impl_coroutine,
-// libstdc++'s <coroutine>), so tell Asio (the fuzzer and sanitizer builds use clang).
-#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
-#define BOOST_ASIO_HAS_CO_AWAIT 1
-#define BOOST_ASIO_HAS_STD_COROUTINE 1
-#endif
-
-// Boost 1.74's Asio and its OpenSSL wrapper trip -Wshadow and -Wold-style-cast in their own
-// headers (and OpenSSL's macros); they are third-party code, so those warnings are silenced for the
-// includes only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wpedantic"
+#include "core/third_party_headers.h"
+BULKQ_THIRD_PARTY_HEADERS_BEGIN
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -40,7 +27,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#pragma GCC diagnostic pop
+BULKQ_THIRD_PARTY_HEADERS_END
 
 #include "delivery/ehlo_capabilities.h"
 #include "delivery/smtp_data_encoder.h"

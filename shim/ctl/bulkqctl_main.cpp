@@ -73,25 +73,13 @@ int main(int argc, char** argv) {
     return exit_with(BulkqctlExit::request_failed);
   }
 
-  if (!options.json && options.request.command == bulkq::AdminCommand::status) {
-    const bulkq::StatusView view = bulkq::render_status_view(exchange.reply);
-    if (!view.ok()) {
-      print_error(view.error);
-      return exit_with(BulkqctlExit::request_failed);
-    }
-    std::fwrite(view.text.data(), 1, view.text.size(), stdout);
-    if (std::fflush(stdout) != 0) {
-      print_error("cannot write the status to standard output");
-      return exit_with(BulkqctlExit::request_failed);
-    }
-    return exit_with(BulkqctlExit::ok);
-  }
-
-  const bool has_view = options.request.command != bulkq::AdminCommand::release &&
-                        options.request.command != bulkq::AdminCommand::reload;
+  const bulkq::AdminCommand command = options.request.command;
+  const bool has_view =
+      command != bulkq::AdminCommand::release && command != bulkq::AdminCommand::reload;
   if (!options.json && has_view) {
-    const bulkq::StatusView view =
-        bulkq::render_command_view(options.request.command, exchange.reply);
+    const bulkq::StatusView view = command == bulkq::AdminCommand::status
+                                       ? bulkq::render_status_view(exchange.reply)
+                                       : bulkq::render_command_view(command, exchange.reply);
     if (!view.ok()) {
       print_error(view.error);
       return exit_with(BulkqctlExit::request_failed);

@@ -4,17 +4,13 @@
 #include <set>
 #include <utility>
 
-// Boost 1.74's Asio and Beast trip -Wshadow and -Wold-style-cast in their own headers; they are
-// third-party code, so those warnings are silenced for the includes only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wpedantic"
+#include "core/third_party_headers.h"
+BULKQ_THIRD_PARTY_HEADERS_BEGIN
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#pragma GCC diagnostic pop
+BULKQ_THIRD_PARTY_HEADERS_END
 
 namespace bulkq {
 namespace {
