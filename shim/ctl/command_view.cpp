@@ -234,7 +234,8 @@ StatusView render_command_view(AdminCommand command, std::string_view reply) {
   }
   if (!ok->boolean) {
     const JsonValue* why = root.member("error");
-    return failure(why != nullptr && why->kind == JsonValue::Kind::string
+    // An empty or missing reason still reads as a failure, never as an empty success.
+    return failure(why != nullptr && why->kind == JsonValue::Kind::string && !why->text.empty()
                        ? terminal_safe(why->text)
                        : std::string("the request failed"));
   }

@@ -57,6 +57,9 @@ TEST_CASE("command view: messages, metrics, failures", "[admin][bulkqctl]") {
         "malformed reply: the metrics text is not printable ASCII");
   CHECK(render_command_view(AdminCommand::flush, R"({"ok":false,"error":"flush: off"})").error ==
         "flush: off");
+  // Found by the fuzzer: an empty reason is still a failure.
+  CHECK(render_command_view(AdminCommand::pause, R"({"ok":false,"error":""})").error ==
+        "the request failed");
   CHECK(render_command_view(AdminCommand::queues, R"({"ok":true,"queues":1})").error ==
         "malformed reply: reply.shown is missing");
   CHECK(render_command_view(AdminCommand::queues, "nonsense").error.rfind("malformed reply", 0) ==
