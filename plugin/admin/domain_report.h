@@ -73,6 +73,26 @@ struct DomainDnsHost {
 };
 
 // Everything `domain D` shows.
+// A destination's shaping (`domain D`), once the domain was sent to.
+struct DomainShapingReport {
+  std::string destination;  // "example.com", or "mx:HOST,HOST" when MX rollup shares it
+  std::string policy;       // the [shaping.domain] pattern; empty: the defaults
+  bool adaptive = false;
+  std::string state;  // probing, steady, backing_off, suspended
+  std::uint32_t sessions = 0;
+  std::uint32_t members = 0;  // domains known to share the destination
+  std::uint32_t concurrency = 0;
+  std::uint32_t max_connections = 0;
+  std::optional<double> rate;  // messages per second; none = unlimited
+  std::optional<double> max_rate;
+  double deferred_share = 0;  // 4xx share of the current window
+  std::uint32_t window_transactions = 0;
+  std::int64_t mean_latency_ms = 0;
+  std::int64_t suspended_seconds = -1;  // left of a suspension; -1: none
+  std::uint64_t decreases = 0;
+  std::uint64_t increases = 0;
+};
+
 struct DomainReport {
   std::string domain;
   std::optional<QueueRow> queue;  // none: no mail waits for it now
@@ -89,6 +109,7 @@ struct DomainReport {
   std::int64_t dns_age_seconds = -1;
   std::int64_t dns_expires_in_seconds = 0;
   std::vector<DomainDnsHost> dns_hosts;
+  std::optional<DomainShapingReport> shaping;
 };
 
 [[nodiscard]] std::string domain_reply_json(const DomainReport& report);

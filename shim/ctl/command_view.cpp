@@ -38,6 +38,14 @@ class Reader {
     const JsonValue* value = need(object, name, JsonValue::Kind::string, path);
     return value == nullptr ? std::string() : terminal_safe(value->text);
   }
+  // A number as the reply spelt it (fractions too), or `absent` when it is null.
+  std::string decimal(const JsonValue* object, std::string_view name, std::string_view path,
+                      std::string_view absent) {
+    const JsonValue* value = object == nullptr ? nullptr : object->member(name);
+    if (value != nullptr && value->kind == JsonValue::Kind::null) return std::string(absent);
+    value = need(object, name, JsonValue::Kind::number, path);
+    return value == nullptr ? std::string() : terminal_safe(value->text);
+  }
   std::string number(const JsonValue* object, std::string_view name, std::string_view path) {
     const JsonValue* value = need(object, name, JsonValue::Kind::number, path);
     if (value == nullptr) return {};
@@ -132,6 +140,36 @@ void dns_lines(const JsonValue* dns, Reader& read, std::string& out) {
   }
 }
 
+// The destination's shaping state; one line when the domain was never sent to.
+void shaping_lines(const JsonValue* shaping, Reader& read, std::string& out) {
+  if (shaping == nullptr || shaping->kind != JsonValue::Kind::object) {
+    out += "shaping:         none yet (nothing sent)\n";
+    return;
+  }
+  const std::string_view at = "domain.shaping";
+  const std::string policy = read.text(shaping, "policy", at);
+  out += "shaping:         " + read.text(shaping, "state", at) +
+         (read.flag(shaping, "adaptive", at) ? " (adaptive" : " (static limits") +
+         (policy.empty() ? std::string(", defaults)") : ", policy " + policy + ")") + '\n';
+  out += "  destination:   " + read.text(shaping, "destination", at) + " (" +
+         read.number(shaping, "members", at) + " domain(s))\n";
+  out += "  connections:   " + read.number(shaping, "sessions", at) + " open, " +
+         read.number(shaping, "concurrency", at) + " allowed, at most " +
+         read.number(shaping, "max_connections", at) + '\n';
+  const auto rate = [&](std::string_view name) {
+    const std::string value = read.decimal(shaping, name, at, "");
+    return value.empty() ? std::string("unlimited") : value + " msg/s";
+  };
+  out += "  rate:          " + rate("rate") + " (at most " + rate("max_rate") + ")\n";
+  out += "  window:        " + read.number(shaping, "window_transactions", at) +
+         " transaction(s), 4xx share " + read.decimal(shaping, "deferred_share", at, "-") +
+         ", latency " + read.number(shaping, "mean_latency_ms", at) + " ms\n";
+  const std::string suspended = read.number(shaping, "suspended_seconds", at);
+  if (!suspended.empty() && suspended != "-1") out += "  suspended:     " + suspended + "s more\n";
+  out += "  decisions:     " + read.number(shaping, "decreases", at) + " slower, " +
+         read.number(shaping, "increases", at) + " faster\n";
+}
+
 StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) {
   const JsonValue* domain = read.need(&root, "domain", JsonValue::Kind::object, "reply");
   if (!error.empty()) return failure(error);
@@ -163,6 +201,7 @@ StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) 
   out += "failures in row: " + read.number(domain, "consecutive_failures", "domain") + '\n';
   const JsonValue* dns = read.need(domain, "dns", JsonValue::Kind::object, "domain");
   if (dns != nullptr) dns_lines(dns, read, out);
+  shaping_lines(domain->member("shaping"), read, out);
   const JsonValue* replies = read.need(domain, "last_replies", JsonValue::Kind::array, "domain");
   if (replies != nullptr) {
     out += "last replies:";

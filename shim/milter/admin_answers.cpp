@@ -5,7 +5,7 @@
 namespace bulkq {
 
 std::string answer_admin_request(const AdminRequest& request, const StatusBoard& board,
-                                 const AskScheduler& ask) {
+                                 const AskScheduler& ask, const ReloadConfiguration& reload) {
   switch (request.command) {
     case AdminCommand::status:
       return status_reply_json(board.latest());
@@ -25,8 +25,10 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
       }
       return std::move(*reply);
     }
-    case AdminCommand::release:
     case AdminCommand::reload:
+      if (reload) return reload();
+      break;
+    case AdminCommand::release:
       break;
   }
   // Every command is listed above, so -Wswitch points here when a new one is added.

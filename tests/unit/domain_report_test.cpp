@@ -94,6 +94,31 @@ TEST_CASE("domain and dns replies", "[admin][report]") {
   CHECK(dns_only.root.member("dns")->member("expires_in_seconds")->as_int64() == 290);
 
   CHECK(done_reply_json("paused \"x\"") == R"({"ok":true,"message":"paused \"x\""})");
+
+  // Shaping: null until the domain was sent to, then the destination's state.
+  CHECK(domain->member("shaping")->kind == JsonValue::Kind::null);
+  DomainShapingReport shaping;
+  shaping.destination = "mx:mx1.example.com,mx2.example.com";
+  shaping.adaptive = true;
+  shaping.state = "backing_off";
+  shaping.sessions = 2;
+  shaping.members = 3;
+  shaping.concurrency = 2;
+  shaping.max_connections = 8;
+  shaping.rate = 40.5;
+  shaping.deferred_share = 0.25;
+  shaping.window_transactions = 12;
+  shaping.mean_latency_ms = 85;
+  shaping.decreases = 2;
+  shaping.increases = 5;
+  report.shaping = shaping;
+  const std::string line = domain_reply_json(report);
+  CHECK(line.find(R"("shaping":{"destination":"mx:mx1.example.com,mx2.example.com","policy":"",)"
+                  R"("adaptive":true,"state":"backing_off","sessions":2,"members":3,)"
+                  R"("concurrency":2,"max_connections":8,"rate":40.5,"max_rate":null,)"
+                  R"("deferred_share":0.25,"window_transactions":12,"mean_latency_ms":85,)"
+                  R"("suspended_seconds":-1,"decreases":2,"increases":5}}})") != std::string::npos);
+  CHECK(parse_json_document(line).ok());
 }
 
 TEST_CASE("metrics: Prometheus text with bounded per-domain series", "[admin][report]") {
