@@ -23,6 +23,7 @@ void append_row(std::string& out, const QueueRow& row) {
   json_member(out, "oldest_seconds", row.oldest_seconds);
   json_member(out, "backoff_seconds", row.backoff_seconds);
   json_member(out, "paused", row.paused);
+  json_member(out, "rate", std::optional<double>(row.rate));
   json_close(out, '}');
 }
 
@@ -103,12 +104,18 @@ void append_dns(std::string& out, const DomainReport& report);
 }  // namespace
 
 std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now, std::uint32_t top,
-                                 QueueOrder order) {
+                                 QueueOrder order,
+                                 const std::function<double(std::string_view)>& rate_of) {
   std::vector<QueueRow> rows;
   rows.reserve(queues.queue_count());
-  queues.for_each_queue([&](const DomainQueue& queue) { rows.push_back(queue_row(queue, now)); });
+  queues.for_each_queue([&](const DomainQueue& queue) {
+    rows.push_back(queue_row(queue, now));
+    if (rate_of) rows.back().rate = rate_of(queue.domain());
+  });
   const auto before = [order](const QueueRow& a, const QueueRow& b) {
-    if (order == QueueOrder::age) {
+    if (order == QueueOrder::rate) {
+      if (a.rate != b.rate) return a.rate > b.rate;
+    } else if (order == QueueOrder::age) {
       if (a.oldest_seconds != b.oldest_seconds) return a.oldest_seconds > b.oldest_seconds;
     } else {
       const std::uint64_t size_a = a.waiting + a.in_flight;

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "admin/admin_request.h"
 #include "admin/engine_status.h"
 #include "core/clock.h"
 #include "core/message_table.h"
@@ -20,8 +22,6 @@
 namespace bulkq {
 
 // Largest first; the order `queues` lists them in.
-enum class QueueOrder : std::uint8_t { size, age };
-
 // One domain queue as `queues` shows it.
 struct QueueRow {
   std::string domain;
@@ -31,14 +31,16 @@ struct QueueRow {
   std::int64_t oldest_seconds = 0;   // how long the head recipient has waited
   std::int64_t backoff_seconds = 0;  // until the next attempt may start; 0 = none
   bool paused = false;
+  double rate = 0;  // recipients delivered per second, lately (DeliveryEngine::recent_rate)
   friend bool operator==(const QueueRow&, const QueueRow&) = default;
 };
 
 [[nodiscard]] QueueRow queue_row(const DomainQueue& queue, TimePoint now);
 
 // The queue rows of every queue (or the first `top`, when not 0), in `order`, ties by name.
-[[nodiscard]] std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now,
-                                               std::uint32_t top, QueueOrder order);
+[[nodiscard]] std::vector<QueueRow> queue_rows(
+    const QueueMap& queues, TimePoint now, std::uint32_t top, QueueOrder order,
+    const std::function<double(std::string_view domain)>& rate_of = {});
 // {"ok":true,"queues":N,"shown":[…rows…]}
 [[nodiscard]] std::string queues_reply_json(const std::vector<QueueRow>& rows,
                                             std::uint64_t total_queues);

@@ -1,6 +1,7 @@
 #include "delivery/delivery_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -11,6 +12,9 @@
 namespace bulkq {
 
 namespace {
+
+// Batches one pump() may put back (a destination busy or out of tokens) before it yields.
+constexpr std::size_t kMaxHandBacksPerPump = 1024;
 
 // How much content one call into the spool reader passes on: about one write buffer.
 constexpr std::size_t kContentChunkBytes = 64 * 1024;
@@ -119,11 +123,17 @@ bool DeliveryEngine::pump() {
   sweep_idle();
   forget_idle_destinations(now);
   bool started = false;
+  std::size_t handed_back = 0;
   while (flights_.size() < options_.max_connections) {
     Batch batch;
     if (!scheduler_.next_batch(batch)) break;
-    start_batch(std::move(batch), now);
-    started = true;
+    // The time now, not the round's: the scheduler selects by the clock as it is, so a queue
+    // deferred to a destination's next token must be judged by the same clock when it is back.
+    if (start_batch(std::move(batch), clock_.now())) {
+      started = true;
+    } else if (++handed_back >= kMaxHandBacksPerPump) {
+      break;  // each hand-back holds or defers its queue; this only bounds one round's work
+    }
   }
   if (started) prefetch_next(now);
   return started;
@@ -161,14 +171,31 @@ std::string utc_stamp(TimePoint t) {
 }
 }  // namespace
 
-void DeliveryEngine::note_reply(const std::string& domain, std::string line) {
-  auto it = last_replies_.find(domain);
-  if (it == last_replies_.end()) {
+DeliveryEngine::DomainHistory& DeliveryEngine::history_for(const std::string& domain) {
+  auto it = history_.find(domain);
+  if (it == history_.end()) {
     // A bounded memory: past the cap, an arbitrary domain's history makes room.
-    if (last_replies_.size() >= kDomainsWithReplies) last_replies_.erase(last_replies_.begin());
-    it = last_replies_.emplace(domain, std::vector<std::string>{}).first;
+    if (history_.size() >= kDomainsWithReplies) history_.erase(history_.begin());
+    it = history_.emplace(domain, DomainHistory{}).first;
   }
-  std::vector<std::string>& lines = it->second;
+  return it->second;
+}
+
+namespace {
+constexpr double kRateTimeConstantSeconds = 60;
+double decayed(double rate, TimePoint at, TimePoint now) {
+  const double elapsed = std::chrono::duration<double>(now - at).count();
+  return elapsed <= 0 ? rate : rate * std::exp(-elapsed / kRateTimeConstantSeconds);
+}
+}  // namespace
+
+double DeliveryEngine::recent_rate(std::string_view domain, TimePoint now) const {
+  const auto it = history_.find(std::string(domain));
+  return it == history_.end() ? 0 : decayed(it->second.delivered_rate, it->second.rate_at, now);
+}
+
+void DeliveryEngine::note_reply(const std::string& domain, std::string line) {
+  std::vector<std::string>& lines = history_for(domain).replies;
   // The same outcome again only moves to the end (its time is the newest).
   const std::string_view what = std::string_view(line).substr(line.find(' ') + 1);
   const auto same = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
@@ -217,8 +244,8 @@ DeliveryDomainState DeliveryEngine::domain_state(std::string_view domain) const 
   }
   if (const auto it = backoff_.find(key); it != backoff_.end())
     state.consecutive_failures = it->second.consecutive_failures();
-  if (const auto it = last_replies_.find(key); it != last_replies_.end())
-    state.last_replies = it->second;
+  if (const auto it = history_.find(key); it != history_.end())
+    state.last_replies = it->second.replies;
   const auto mapped = destination_of_.find(key);
   if (mapped == destination_of_.end()) return state;
   const auto found = destinations_.find(mapped->second);
@@ -350,11 +377,11 @@ TlsPolicy DeliveryEngine::tls_for(std::string_view domain) const {
   return policy_for(domain).tls.value_or(options_.tls);
 }
 
-void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
+bool DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   Destination& destination = destination_for(batch.domain, nullptr, now);
   if (!admit(destination, batch.domain, now)) {
     hand_back(batch);
-    return;
+    return false;
   }
   ++destination.sessions;
   destination.last_used = now;
@@ -381,6 +408,7 @@ void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   flights_.emplace(id, std::move(flight));
   routes_.route(domain_copy, now,
                 [this, id](RouteAnswer answer) { on_route(id, std::move(answer)); });
+  return true;
 }
 
 void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
@@ -748,6 +776,17 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
   // a kill in between repeats lines (the recipients are sent again), never loses one.
   if (accounting_ && !accounting_buffer_.empty()) accounting_(accounting_buffer_);
   accounting_buffer_.clear();
+
+  std::size_t delivered = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (outcomes[i] == RecipientOutcome::delivered) ++delivered;
+  }
+  if (delivered > 0) {
+    DomainHistory& history = history_for(batch.domain);
+    history.delivered_rate = decayed(history.delivered_rate, history.rate_at, now) +
+                             static_cast<double>(delivered) / kRateTimeConstantSeconds;
+    history.rate_at = now;
+  }
 
   const std::size_t finished_before = awaiting_removal_.size();
   scheduler_.complete(batch, outcomes, awaiting_removal_);

@@ -191,7 +191,7 @@ class DeliveryEngine {
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
   // Refiles recipients whose retry time came, starts batches while sessions are free, and asks
-  // for the next queues' DNS ahead. True if it started anything.
+  // for the next queues' DNS ahead. True if it started a batch.
   bool pump();
 
   // Makes the finished bits of ended sessions durable (one journal transaction with the record
@@ -230,6 +230,10 @@ class DeliveryEngine {
   void reconfigure(DeliveryEngineOptions options);
 
   [[nodiscard]] DeliveryDomainState domain_state(std::string_view domain) const;
+
+  // Recipients delivered to `domain` per second lately: an exponentially decaying average with a
+  // one-minute time constant (0 for a domain not delivered to lately). For `queues --sort rate`.
+  [[nodiscard]] double recent_rate(std::string_view domain, TimePoint now) const;
 
   // The earliest time a recipient waiting out its retry delay or a backing-off queue becomes
   // due, or TimePoint::max() when none waits.
@@ -274,7 +278,8 @@ class DeliveryEngine {
     std::uint64_t decreases_seen = 0;  // the shaper's count when it was last logged
   };
 
-  void start_batch(Batch&& batch, TimePoint now);
+  // False when the batch went straight back to its queue (its destination busy or waiting).
+  bool start_batch(Batch&& batch, TimePoint now);
   void build_policies();
   // Shaping: the destination a domain's batch is counted against — the one its last route
   // showed, or (route unknown, or not given) the domain's own — created on first use.
@@ -346,8 +351,15 @@ class DeliveryEngine {
   std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
   std::size_t idle_count_ = 0;
   std::unordered_map<std::string, DomainBackoff> backoff_;
-  // The last few distinct outcomes per domain (bounded: see note_reply).
-  std::unordered_map<std::string, std::vector<std::string>> last_replies_;
+  // Per domain, bounded (see history_for): the last few distinct outcomes, and a decaying count
+  // of recipients delivered (recent_rate).
+  struct DomainHistory {
+    std::vector<std::string> replies;
+    double delivered_rate = 0;  // recipients per second as of rate_at
+    TimePoint rate_at{};
+  };
+  std::unordered_map<std::string, DomainHistory> history_;
+  DomainHistory& history_for(const std::string& domain);
   void note_reply(const std::string& domain, std::string line);
   std::multimap<TimePoint, Waiting> waiting_;
   std::uint64_t waiting_count_ = 0;

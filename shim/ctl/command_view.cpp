@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -65,6 +67,17 @@ class Reader {
   std::string& error_;
 };
 
+// "12.3" of a JSON number's spelling; the text itself when it is not a plain number.
+std::string one_decimal(const std::string& number) {
+  char* end = nullptr;
+  const double value = std::strtod(number.c_str(), &end);
+  if (number.empty() || end != number.c_str() + number.size() || !(value >= 0 && value < 1e12))
+    return number.empty() ? std::string("-") : number;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
 std::string seconds_text(const std::string& seconds) {
   return seconds.empty() || seconds == "0" ? "-" : seconds + "s";
 }
@@ -79,7 +92,7 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
   const std::string total = read.number(&root, "queues", "reply");
   if (!error.empty()) return failure(error);
   struct Line {
-    std::string domain, waiting, in_flight, oldest, backoff;
+    std::string domain, waiting, in_flight, rate, oldest, backoff;
     bool paused = false;
   };
   std::vector<Line> lines;
@@ -88,6 +101,10 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
     line.domain = read.text(&row, "domain", "shown[]");
     line.waiting = read.number(&row, "waiting", "shown[]");
     line.in_flight = read.number(&row, "in_flight", "shown[]");
+    // Absent from a daemon that predates it.
+    line.rate = row.member("rate") == nullptr
+                    ? std::string("-")
+                    : one_decimal(read.decimal(&row, "rate", "shown[]", "-"));
     line.oldest = seconds_text(read.number(&row, "oldest_seconds", "shown[]"));
     line.backoff = seconds_text(read.number(&row, "backoff_seconds", "shown[]"));
     line.paused = read.flag(&row, "paused", "shown[]");
@@ -98,11 +115,11 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
   for (const Line& line : lines)
     width = std::max(width, line.domain.size());
   StatusView view;
-  view.text = pad("DOMAIN", width) + "  WAITING  IN FLIGHT  OLDEST   BACKOFF\n";
+  view.text = pad("DOMAIN", width) + "  WAITING  IN FLIGHT  RATE/S  OLDEST   BACKOFF\n";
   for (const Line& line : lines) {
     view.text += pad(line.domain, width) + "  " + pad(line.waiting, 7) + "  " +
-                 pad(line.in_flight, 9) + "  " + pad(line.oldest, 7) + "  " + pad(line.backoff, 7) +
-                 (line.paused ? "  paused" : "") + '\n';
+                 pad(line.in_flight, 9) + "  " + pad(line.rate, 6) + "  " + pad(line.oldest, 7) +
+                 "  " + pad(line.backoff, 7) + (line.paused ? "  paused" : "") + '\n';
     // Trailing spaces of the last column are not worth keeping.
     while (view.text.size() >= 2 && view.text[view.text.size() - 2] == ' ') {
       view.text.erase(view.text.size() - 2, 1);

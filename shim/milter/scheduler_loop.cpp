@@ -333,6 +333,12 @@ class AsioSchedulerLoop final : public SchedulerLoop {
 
   // ---- admin requests (scheduler thread) ---------------------------------------------------
 
+  // Each domain's recent delivery rate, for the queue rows (none while delivery is off).
+  std::function<double(std::string_view)> rate_lookup(TimePoint now) const {
+    if (!delivery_) return {};
+    return [this, now](std::string_view domain) { return delivery_->recent_rate(domain, now); };
+  }
+
   std::string answer_here(const AdminRequest& request) {
     const TimePoint now = clock_.now();
     QueueMap& queues = parts_.scheduler->queues();
@@ -340,9 +346,8 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     switch (request.command) {
       case AdminCommand::queues: {
         const std::uint32_t top = request.top == 0 ? kDefaultQueuesShown : request.top;
-        return queues_reply_json(
-            queue_rows(queues, now, top, request.sort_by_age ? QueueOrder::age : QueueOrder::size),
-            queues.queue_count());
+        return queues_reply_json(queue_rows(queues, now, top, request.sort, rate_lookup(now)),
+                                 queues.queue_count());
       }
       case AdminCommand::domain:
         return domain_reply_json(domain_report(domain, now));

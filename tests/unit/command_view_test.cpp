@@ -9,15 +9,15 @@
 using namespace bulkq;
 
 TEST_CASE("command view: queues as columns", "[admin][bulkqctl]") {
-  const std::string reply = queues_reply_json(
-      {{"big.example", 1200, 40, 3600, 95, 0, false}, {"slow.example", 3, 0, 60, 60, 120, true}},
-      7);
+  const std::string reply = queues_reply_json({{"big.example", 1200, 40, 3600, 95, 0, false, 41.26},
+                                               {"slow.example", 3, 0, 60, 60, 120, true, 0}},
+                                              7);
   const StatusView view = render_command_view(AdminCommand::queues, reply);
   REQUIRE(view.error == "");
   CHECK(view.text ==
-        "DOMAIN        WAITING  IN FLIGHT  OLDEST   BACKOFF\n"
-        "big.example   1200     40         95s      -\n"
-        "slow.example  3        0          60s      120s     paused\n"
+        "DOMAIN        WAITING  IN FLIGHT  RATE/S  OLDEST   BACKOFF\n"
+        "big.example   1200     40         41.3    95s      -\n"
+        "slow.example  3        0          0.0     60s      120s     paused\n"
         "2 of 7 queue(s)\n");
 }
 

@@ -15,6 +15,7 @@
 #include "fakes/fake_smtp_sessions.h"
 #include "fakes/fake_spool.h"
 #include "journal/journal_record.h"
+#include "shaping/token_bucket.h"
 
 using namespace bulkq;
 using namespace std::chrono_literals;
@@ -1229,6 +1230,7 @@ std::size_t run_for(Harness& h, Duration duration, Duration step,
   std::size_t attempted = 0;
   for (Duration t{0}; t < duration; t += step) {
     h.engine.pump();
+    h.routes.answer_pending();  // routes told to wait answer within the step
     // The sessions open now answer within the step; those they make room for start next step.
     for (std::size_t n = h.sessions.open(); n > 0; --n) {
       attempted += h.sessions.request(0).messages.size();
@@ -1435,4 +1437,82 @@ TEST_CASE("shaping: a domain pattern's limits and TLS policy apply to its subdom
       CHECK(request.tls == TlsPolicy::opportunistic);  // the pattern is for subdomains only
     }
   }
+}
+
+TEST_CASE("delivery: recent_rate is a decaying count of recipients delivered",
+          "[delivery][engine]") {
+  Harness h;
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == 0);
+  h.add(1, "sender@example.org", {"a@x.test", "b@x.test", "c@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  // Three recipients over the one-minute time constant.
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == Approx(3.0 / 60));
+  h.clock.advance(60s);
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == Approx(3.0 / 60 / 2.718281828));
+  CHECK(h.engine.recent_rate("y.test", h.clock.now()) == 0);
+}
+
+TEST_CASE("shaping: against a destination taking R per second the engine settles near R",
+          "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  options.adaptive = true;
+  options.mx_rollup = true;
+  RetryPolicy fast_retry;
+  fast_retry.base = 1s;
+  fast_retry.cap = 2s;
+  options.retry = fast_retry;
+  Harness h(options);
+  h.sessions.keep_connections(GENERATE(false, true));
+  h.routes.defer_answers(GENERATE(false, true));
+  for (MessageId id = 1; id <= 600; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@slow.test"});
+  // The destination: 20 transactions a second, a 451 above that.
+  TokenBucket server(20.0, 4.0, h.clock.now());
+  std::size_t accepted = 0;
+  std::size_t refused = 0;
+  const auto verdict = [&](std::size_t, const SmtpRecipient&) {
+    if (server.try_take(h.clock.now())) {
+      ++accepted;
+      return reply(250, SmtpStage::data_end);
+    }
+    ++refused;
+    return reply_with(451, 4, 7, 1, "Too many messages, slow down", SmtpStage::mail_from);
+  };
+  run_for(h, 20s, 20ms, verdict);
+  const std::size_t accepted_early = accepted;
+  run_for(h, 10s, 20ms, verdict);
+  const double steady = static_cast<double>(accepted - accepted_early) / 10.0;
+  CAPTURE(accepted, refused, steady);
+  CHECK(steady > 16.0);
+  CHECK(steady <= 20.5);
+  const DeliveryDomainState state = h.engine.domain_state("slow.test");
+  REQUIRE(state.destination);
+  CHECK(state.destination->shaping.rate);
+}
+
+TEST_CASE("shaping: a destination waiting for its next token never stalls a pump",
+          "[delivery][shaping]") {
+  // Real time passes while pump() runs; a queue deferred to the next token comes back within
+  // the same round, and must then be judged by the clock as it is, not as the round began.
+  DeliveryEngineOptions options;
+  DestinationPolicy slow = policy_for_pattern("slow.test");
+  slow.limits.max_rate = 50.0;
+  options.destination_policies.push_back(slow);
+  Harness h(options, SchedulerLimits{SelectionPolicy::fair, 1});
+  for (MessageId id = 1; id <= 40; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@slow.test"});
+  h.clock.step_on_read(1ms);
+  std::size_t sent = 0;
+  for (int round = 0; round < 200 && sent < 40; ++round) {
+    h.engine.pump();
+    for (std::size_t n = h.sessions.open(); n > 0; --n) {
+      sent += h.sessions.request(0).messages.size();
+      h.sessions.complete_all(0, 250, SmtpStage::data_end);
+    }
+  }
+  CHECK(sent == 40);
+  CHECK(h.engine.counters().sent == 40);
+  // Put back at most about once per message: never spun on within a round.
+  CHECK(h.engine.counters().rate_deferrals < 100);
 }

@@ -45,6 +45,14 @@ TEST_CASE("queue rows: largest or oldest first, --top cuts", "[admin][report]") 
   REQUIRE(by_age.size() == 1);
   CHECK(by_age[0].domain == "old.test");
 
+  const std::vector<QueueRow> by_rate =
+      queue_rows(map, clock.now(), 2, QueueOrder::rate,
+                 [](std::string_view domain) { return domain == "mid.test" ? 7.5 : 0.0; });
+  REQUIRE(by_rate.size() == 2);
+  CHECK(by_rate[0].domain == "mid.test");
+  CHECK(by_rate[0].rate == 7.5);
+  CHECK(by_rate[1].domain == "big.test");  // ties by name
+
   const std::string json = queues_reply_json(by_size, map.queue_count());
   const JsonDocument doc = parse_json_document(json);
   REQUIRE(doc.ok());
