@@ -378,21 +378,25 @@ TlsPolicy DeliveryEngine::tls_for(std::string_view domain) const {
 }
 
 bool DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
-  Destination& destination = destination_for(batch.domain, nullptr, now);
-  if (!admit(destination, batch.domain, now)) {
+  // The destination its last route showed; none before its first route (on_route counts it).
+  Destination* destination = known_destination(batch.domain);
+  if (destination != nullptr && !admit(*destination, batch.domain, now)) {
     hand_back(batch);
     return false;
   }
-  ++destination.sessions;
-  destination.last_used = now;
   auto flight = std::make_unique<Flight>();
   flight->id = next_flight_id_++;
   flight->batch = std::move(batch);
   flight->started = now;
-  flight->destination = destination.key;
   const std::string& domain = flight->batch.domain;
-  if (destination.sessions >= concurrency_of(destination))
-    hold_for_destination(destination, domain, now);
+  std::uint32_t cap = first_concurrency(domain);
+  if (destination != nullptr) {
+    ++destination->sessions;
+    destination->last_used = now;
+    flight->destination = destination->key;
+    cap = concurrency_of(*destination);
+    if (destination->sessions >= cap) hold_for_destination(*destination, domain, now);
+  }
   const std::uint32_t sessions = ++domain_sessions_[domain];
   // A further session to a domain opens only while a full batch is waiting for it: a trickle
   // (mail still arriving) gathers into the next batch of the session already open instead of
@@ -400,7 +404,7 @@ bool DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   const DomainQueue* queue = scheduler_.queues().find(domain);
   const bool full_batch_waiting =
       queue != nullptr && queue->size() >= scheduler_.limits().batch_max_recipients;
-  if (sessions >= concurrency_of(destination) || !full_batch_waiting) {
+  if (sessions >= cap || !full_batch_waiting) {
     (void)scheduler_.queues().set_hold(domain, QueueHold::connection_limit, true, now);
   }
   const std::uint64_t id = flight->id;
@@ -436,7 +440,7 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
   }
   // The route names the destination: with MX rollup, the one its MX hosts share.
   const TimePoint now = clock_.now();
-  Destination& destination = destination_for(batch.domain, &flight.route, now);
+  Destination& destination = destination_for(batch.domain, flight.route, now);
   if (destination.key != flight.destination) {
     if (Destination* before = find_destination(flight.destination)) {
       --before->sessions;
@@ -1065,18 +1069,30 @@ std::string format_rate(const std::optional<double>& rate) {
 
 }  // namespace
 
+DeliveryEngine::Destination* DeliveryEngine::known_destination(const std::string& domain) {
+  const auto known = destination_of_.find(domain);
+  return known == destination_of_.end() ? nullptr : find_destination(known->second);
+}
+
+std::uint32_t DeliveryEngine::first_concurrency(std::string_view domain) const {
+  const DestinationPolicy& policy = policy_for(domain);
+  return policy.adaptive
+             ? std::clamp(policy.limits.initial_connections, 1U, policy.limits.max_connections)
+             : policy.limits.max_connections;
+}
+
 DeliveryEngine::Destination& DeliveryEngine::destination_for(const std::string& domain,
-                                                             const RouteAnswer* route,
+                                                             const RouteAnswer& route,
                                                              TimePoint now) {
   const std::size_t policy = policies_.find(domain);
   std::string key;
-  if (route != nullptr && options_.mx_rollup && !route->endpoints.empty()) {
+  if (options_.mx_rollup && !route.endpoints.empty()) {
     // The MX host names (addresses when a route has none), sorted: the same set, the same
     // destination, whichever domain's MX records name it.
     std::vector<std::string_view> hosts;
-    for (std::size_t i = 0; i < route->endpoints.size(); ++i) {
-      const bool named = i < route->endpoint_hosts.size() && !route->endpoint_hosts[i].empty();
-      hosts.emplace_back(named ? route->endpoint_hosts[i] : route->endpoints[i].address);
+    for (std::size_t i = 0; i < route.endpoints.size(); ++i) {
+      const bool named = i < route.endpoint_hosts.size() && !route.endpoint_hosts[i].empty();
+      hosts.emplace_back(named ? route.endpoint_hosts[i] : route.endpoints[i].address);
     }
     std::sort(hosts.begin(), hosts.end());
     hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
@@ -1085,15 +1101,10 @@ DeliveryEngine::Destination& DeliveryEngine::destination_for(const std::string& 
       if (i > 0) key += ',';
       key += hosts[i];
     }
-    destination_of_[domain] = key;
-  } else if (route != nullptr) {
-    key = std::to_string(policy) + "|" + domain;
-    destination_of_[domain] = key;
-  } else if (const auto known = destination_of_.find(domain); known != destination_of_.end()) {
-    key = known->second;
   } else {
     key = std::to_string(policy) + "|" + domain;
   }
+  destination_of_[domain] = key;
   auto it = destinations_.find(key);
   if (it == destinations_.end()) {
     const DestinationPolicy& p = policies_[policy];

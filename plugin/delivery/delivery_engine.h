@@ -281,10 +281,14 @@ class DeliveryEngine {
   // False when the batch went straight back to its queue (its destination busy or waiting).
   bool start_batch(Batch&& batch, TimePoint now);
   void build_policies();
-  // Shaping: the destination a domain's batch is counted against — the one its last route
-  // showed, or (route unknown, or not given) the domain's own — created on first use.
-  Destination& destination_for(const std::string& domain, const RouteAnswer* route, TimePoint now);
+  // Shaping: the destination `route` makes `domain` part of (with MX rollup, the one of its MX
+  // host set; else the domain's own), created on first use; remembered as the domain's.
+  Destination& destination_for(const std::string& domain, const RouteAnswer& route, TimePoint now);
+  // The destination the domain's last route showed, if any.
+  [[nodiscard]] Destination* known_destination(const std::string& domain);
   [[nodiscard]] Destination* find_destination(const std::string& key);
+  // The sessions a domain not routed yet may open: its policy's first concurrency.
+  [[nodiscard]] std::uint32_t first_concurrency(std::string_view domain) const;
   [[nodiscard]] std::uint32_t concurrency_of(const Destination& destination) const;
   // May `domain` start a batch to `destination` now? If not, its queue is held (sessions all
   // busy) or deferred (rate, suspension) and false returned.
