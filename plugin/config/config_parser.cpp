@@ -420,7 +420,13 @@ void apply_admin_metrics_listen(const toml::value& value, const std::string& key
     config.admin.metrics_port = 0;
     return;
   }
-  const HostPortResult parsed = parse_host_port(*text, 0, true);
+  // A port alone ("9725" or ":9725") listens on loopback: nothing is exposed by default.
+  const std::string_view port_only = std::string_view(*text).substr(text->front() == ':' ? 1 : 0);
+  const bool bare_port =
+      !port_only.empty() && port_only.size() <= 5 &&
+      std::all_of(port_only.begin(), port_only.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const HostPortResult parsed =
+      parse_host_port(bare_port ? "127.0.0.1:" + std::string(port_only) : *text, 0, true);
   if (!parsed.ok()) {
     report(errors, value, key, in_quotes(*text) + ": " + parsed.error);
     return;

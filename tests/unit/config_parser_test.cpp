@@ -566,3 +566,19 @@ TEST_CASE("config: several bad [bulk] entries are each reported on their own lin
         "starts or ends with '-'");
   require_defaults(result.config);
 }
+
+TEST_CASE("config: admin.metrics_listen with a port alone listens on loopback", "[config]") {
+  for (const char* text : {"9725", ":9725"}) {
+    CAPTURE(text);
+    const ConfigResult result =
+        parse_config(std::string("[admin]\nmetrics_listen = \"") + text + "\"\n", "bulkq.toml");
+    REQUIRE(result.error == "");
+    CHECK(result.config.admin.metrics_host == "127.0.0.1");
+    CHECK(result.config.admin.metrics_port == 9725);
+  }
+  const ConfigResult any = parse_config("[admin]\nmetrics_listen = \"[::1]:9725\"\n", "bulkq.toml");
+  REQUIRE(any.error == "");
+  CHECK(any.config.admin.metrics_host == "::1");
+  CHECK(parse_config("[admin]\nmetrics_listen = \":0\"\n", "bulkq.toml").error ==
+        "bulkq.toml:2: admin.metrics_listen: \":0\": port \"0\" is not a number from 1 to 65535");
+}
