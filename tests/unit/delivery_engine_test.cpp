@@ -190,6 +190,19 @@ std::string domain_of(const SmtpSessionRequest& request) {
   return address.substr(address.find('@') + 1);
 }
 
+// x.test and y.test hosted by one provider: the same two MX hosts, listed in opposite orders.
+void route_both_to_one_provider(FakeDeliveryRoutes& routes) {
+  RouteAnswer shared;
+  shared.kind = RouteAnswer::Kind::route;
+  shared.endpoints = {SmtpEndpoint{"127.0.0.21", 25}, SmtpEndpoint{"127.0.0.22", 25}};
+  shared.endpoint_hosts = {"mx1.provider.test", "mx2.provider.test"};
+  routes.set("x.test", shared);
+  RouteAnswer reversed = shared;
+  std::swap(reversed.endpoints[0], reversed.endpoints[1]);
+  std::swap(reversed.endpoint_hosts[0], reversed.endpoint_hosts[1]);
+  routes.set("y.test", reversed);
+}
+
 }  // namespace
 
 TEST_CASE("delivery: all 2xx commits the bits once, then removes the files, then the records",
@@ -1127,16 +1140,8 @@ TEST_CASE("delivery: a failed batch keeps no connection", "[delivery][engine]") 
 TEST_CASE("delivery: domains on the same MX share a kept connection", "[delivery][engine]") {
   Harness h;
   h.sessions.keep_connections(true);
-  RouteAnswer shared;
-  shared.kind = RouteAnswer::Kind::route;
-  shared.endpoints = {SmtpEndpoint{"127.0.0.21", 25}, SmtpEndpoint{"127.0.0.22", 25}};
-  shared.endpoint_hosts = {"mx1.provider.test", "mx2.provider.test"};
-  h.routes.set("x.test", shared);
   // y.test lists the provider's hosts the other way round: its second is x.test's first.
-  RouteAnswer reversed = shared;
-  std::swap(reversed.endpoints[0], reversed.endpoints[1]);
-  std::swap(reversed.endpoint_hosts[0], reversed.endpoint_hosts[1]);
-  h.routes.set("y.test", reversed);
+  route_both_to_one_provider(h.routes);
 
   h.add(1, "sender@example.org", {"a@x.test"});
   REQUIRE(h.engine.pump());
@@ -1286,15 +1291,7 @@ TEST_CASE("shaping: domains on the same MX hosts share one connection budget",
   options.mx_rollup = true;
   options.max_connections_per_domain = 1;
   Harness h(options);
-  RouteAnswer shared;
-  shared.kind = RouteAnswer::Kind::route;
-  shared.endpoints = {SmtpEndpoint{"127.0.0.21", 25}, SmtpEndpoint{"127.0.0.22", 25}};
-  shared.endpoint_hosts = {"mx1.provider.test", "mx2.provider.test"};
-  h.routes.set("x.test", shared);
-  RouteAnswer reversed = shared;
-  std::swap(reversed.endpoints[0], reversed.endpoints[1]);
-  std::swap(reversed.endpoint_hosts[0], reversed.endpoint_hosts[1]);
-  h.routes.set("y.test", reversed);
+  route_both_to_one_provider(h.routes);
   h.add(1, "sender@example.org", {"a@x.test"});
   REQUIRE(h.engine.pump());
   REQUIRE(h.sessions.open() == 1);
@@ -1323,8 +1320,7 @@ TEST_CASE("shaping: domains on the same MX hosts share one connection budget",
   DeliveryEngineOptions apart = options;
   apart.mx_rollup = false;
   Harness g(apart);
-  g.routes.set("x.test", shared);
-  g.routes.set("y.test", reversed);
+  route_both_to_one_provider(g.routes);
   g.add(1, "sender@example.org", {"a@x.test"});
   g.add(2, "sender@example.org", {"b@y.test"});
   g.engine.pump();
