@@ -74,8 +74,7 @@ int main(int argc, char** argv) {
   }
 
   const bulkq::AdminCommand command = options.request.command;
-  const bool has_view =
-      command != bulkq::AdminCommand::release && command != bulkq::AdminCommand::reload;
+  const bool has_view = command != bulkq::AdminCommand::reload;
   if (!options.json && has_view) {
     const bulkq::StatusView view = command == bulkq::AdminCommand::status
                                        ? bulkq::render_status_view(exchange.reply)

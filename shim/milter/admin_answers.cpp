@@ -16,7 +16,8 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
     case AdminCommand::resume:
     case AdminCommand::flush:
     case AdminCommand::dns:
-    case AdminCommand::metrics: {
+    case AdminCommand::metrics:
+    case AdminCommand::release: {
       std::optional<std::string> reply = ask ? ask(request) : std::nullopt;
       if (!reply) {
         return error_reply_json(std::string(to_string(request.command)) +
@@ -25,7 +26,6 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
       }
       return std::move(*reply);
     }
-    case AdminCommand::release:
     case AdminCommand::reload:
       break;
   }

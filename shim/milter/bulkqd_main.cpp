@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -180,10 +181,41 @@ std::string parent_directory(const std::string& path) {
   return parent.empty() ? std::string("/") : parent.string();
 }
 
+// What `bulkqctl release` needs to move held files as postsuper -H does: hash_queue_depth and
+// postqueue's directory (command_directory), from one more postconf run. A failure is logged
+// and leaves the defaults (depth 1, no postqueue: released mail waits for the deferred scan).
+void query_release_settings(const bulkq::Config& config, const bulkq::PostconfResult& postconf,
+                            bulkq::PostfixReleaseSettings& release, spdlog::logger& logger) {
+  release.hash_queue_names = postconf.settings.hash_queue_names;
+  release.config_directory = config.postfix.config_directory;
+  const bulkq::ProgramRun run =
+      bulkq::run_program({config.postfix.postconf, "-c", config.postfix.config_directory, "-h",
+                          "hash_queue_depth", "command_directory"},
+                         std::chrono::seconds(30));
+  const std::string& out = run.stdout_text;
+  const std::size_t newline = out.find('\n');
+  int depth = 0;
+  const bool parsed = run.exited_zero() && newline != std::string::npos &&
+                      std::from_chars(out.data(), out.data() + newline, depth).ec == std::errc{} &&
+                      depth >= 1;
+  std::string commands = parsed ? out.substr(newline + 1) : std::string();
+  while (!commands.empty() && (commands.back() == '\n' || commands.back() == ' '))
+    commands.pop_back();
+  if (!parsed || commands.empty() || commands.front() != '/') {
+    logger.warn(
+        "postconf: cannot read hash_queue_depth and command_directory ({}); release "
+        "assumes depth 1 and leaves delivery to the deferred-queue scan",
+        run.error.empty() ? out : run.error);
+    return;
+  }
+  release.hash_queue_depth = depth;
+  release.postqueue = commands + "/postqueue";
+}
+
 // What the Postfix side must look like for bulkq to work: a flat hold queue, and bulkqd running
-// as Postfix's mail_owner. Fills queue_directory. Empty on success.
+// as Postfix's mail_owner. Fills queue_directory (and what release needs). Empty on success.
 std::string check_postfix(const bulkq::Config& config, std::string& queue_directory,
-                          spdlog::logger& logger) {
+                          bulkq::PostfixReleaseSettings& release, spdlog::logger& logger) {
   const bulkq::PostconfResult postconf =
       bulkq::query_postconf(config.postfix.postconf, config.postfix.config_directory);
   if (!postconf.ok()) return "postfix: " + postconf.error;
@@ -199,6 +231,7 @@ std::string check_postfix(const bulkq::Config& config, std::string& queue_direct
   }
   queue_directory = config.postfix.queue_directory.empty() ? postconf.settings.queue_directory
                                                            : config.postfix.queue_directory;
+  query_release_settings(config, postconf, release, logger);
   return {};
 }
 
@@ -308,7 +341,9 @@ int main(int argc, char** argv) {
       std::filesystem::absolute(options.config_path, cwd_error).lexically_normal().string();
 
   std::string queue_directory;
-  if (std::string error = check_postfix(config, queue_directory, *log.logger); !error.empty()) {
+  bulkq::PostfixReleaseSettings release_settings;
+  if (std::string error = check_postfix(config, queue_directory, release_settings, *log.logger);
+      !error.empty()) {
     print_error(error);
     return exit_with(BulkqdExit::failed);
   }
@@ -451,7 +486,7 @@ int main(int argc, char** argv) {
     bulkq::LmdbJournalOpenResult journal = bulkq::LmdbJournal::open(journal_options);
     if (!journal.ok()) return fail(journal.error);
 
-    bulkq::PostfixSpool spool(queue_directory);
+    bulkq::PostfixSpool spool(queue_directory, release_settings);
     bulkq::IntakeEngineOptions engine_options;
     engine_options.kind = bulkq::MtaKind::postfix;
     engine_options.commit_timeout = std::chrono::seconds(config.intake.commit_timeout_seconds);

@@ -17,6 +17,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/spool_ref.h"
 #include "spool/spool_adapter.h"
@@ -27,10 +28,21 @@ namespace bulkq {
 // (short ids are uppercase hex, long ids base 52 and 51 with a 'z').
 [[nodiscard]] bool is_valid_queue_id(std::string_view queue_id);
 
+// What release() needs to know of Postfix besides the queue directory.
+struct PostfixReleaseSettings {
+  std::vector<std::string> hash_queue_names{"deferred", "defer"};  // postconf's defaults
+  int hash_queue_depth = 1;
+  // After the move, `POSTQUEUE -c CONFIG_DIRECTORY -i ID` asks Postfix to deliver the message
+  // now (allowed for mail_owner); "" = wait for the next deferred-queue scan (queue_run_delay).
+  std::string postqueue;
+  std::string config_directory;
+};
+
 class PostfixSpool final : public SpoolAdapter {
  public:
   // `queue_directory` as postconf reports it, e.g. "/var/spool/postfix".
   explicit PostfixSpool(std::string queue_directory);
+  PostfixSpool(std::string queue_directory, PostfixReleaseSettings release);
 
   // SpoolAdapter
   [[nodiscard]] HeldFileCheck check(std::string_view queue_id) override;
@@ -40,6 +52,11 @@ class PostfixSpool final : public SpoolAdapter {
       const std::function<void(std::string_view line)>& on_line) override;
   [[nodiscard]] HeldMessageOpenResult open_message(std::string_view queue_id) override;
   [[nodiscard]] SpoolResult remove(std::string_view queue_id) override;
+  // As `postsuper -H` does, as mail_owner: finished recipients' `R` records become `D` (fsync),
+  // then hold/ID is renamed to deferred/<hash levels>/ID (missing levels created, mode 0700) and
+  // both directories are fsynced; then, when configured, postqueue -i asks for delivery now.
+  [[nodiscard]] SpoolReleaseResult release(std::string_view queue_id,
+                                           std::span<const RecipientIndex> finished) override;
   [[nodiscard]] SpoolResult list_held(
       const std::function<void(std::string_view queue_id)>& visit) override;
 
@@ -49,7 +66,9 @@ class PostfixSpool final : public SpoolAdapter {
  private:
   [[nodiscard]] std::string held_path(std::string_view queue_id) const;
 
+  std::string queue_directory_;
   std::string hold_directory_;
+  PostfixReleaseSettings release_;
 };
 
 }  // namespace bulkq
