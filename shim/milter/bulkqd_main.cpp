@@ -181,35 +181,37 @@ std::string parent_directory(const std::string& path) {
   return parent.empty() ? std::string("/") : parent.string();
 }
 
-// What `bulkqctl release` needs to move held files as postsuper -H does: hash_queue_depth and
-// postqueue's directory (command_directory), from one more postconf run. A failure is logged
-// and leaves the defaults (depth 1, no postqueue: released mail waits for the deferred scan).
+// What `bulkqctl release` needs to move held files as postsuper -H does and wake qmgr:
+// hash_queue_names, and hash_queue_depth and queue_service_name from one more postconf run. A
+// failure is logged and leaves the defaults (depth 1, "qmgr").
 void query_release_settings(const bulkq::Config& config, const bulkq::PostconfResult& postconf,
                             bulkq::PostfixReleaseSettings& release, spdlog::logger& logger) {
   release.hash_queue_names = postconf.settings.hash_queue_names;
-  release.config_directory = config.postfix.config_directory;
   const bulkq::ProgramRun run =
       bulkq::run_program({config.postfix.postconf, "-c", config.postfix.config_directory, "-h",
-                          "hash_queue_depth", "command_directory"},
+                          "hash_queue_depth", "queue_service_name"},
                          std::chrono::seconds(30));
   const std::string& out = run.stdout_text;
-  const std::size_t newline = out.find('\n');
+  const std::size_t first = out.find('\n');
+  const std::size_t second = first == std::string::npos ? first : out.find('\n', first + 1);
   int depth = 0;
-  const bool parsed = run.exited_zero() && newline != std::string::npos &&
-                      std::from_chars(out.data(), out.data() + newline, depth).ec == std::errc{} &&
-                      depth >= 1;
-  std::string commands = parsed ? out.substr(newline + 1) : std::string();
-  while (!commands.empty() && (commands.back() == '\n' || commands.back() == ' '))
-    commands.pop_back();
-  if (!parsed || commands.empty() || commands.front() != '/') {
+  const std::string service =
+      second == std::string::npos ? std::string() : out.substr(first + 1, second - first - 1);
+  const bool service_ok =
+      !service.empty() && std::all_of(service.begin(), service.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      });
+  if (!run.exited_zero() || second == std::string::npos || !service_ok ||
+      std::from_chars(out.data(), out.data() + first, depth).ec != std::errc{} || depth < 1) {
     logger.warn(
-        "postconf: cannot read hash_queue_depth and command_directory ({}); release "
-        "assumes depth 1 and leaves delivery to the deferred-queue scan",
+        "postconf: cannot read hash_queue_depth and queue_service_name ({}); release "
+        "assumes 1 and qmgr",
         run.error.empty() ? out : run.error);
     return;
   }
   release.hash_queue_depth = depth;
-  release.postqueue = commands + "/postqueue";
+  release.queue_service = service;
 }
 
 // What the Postfix side must look like for bulkq to work: a flat hold queue, and bulkqd running

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 #include "postfix/done_recipient_marks.h"
 #include "postfix/hashed_queue_path.h"
 #include "postfix/marker_header.h"
-#include "postfix/postconf_query.h"
 #include "postfix/queue_file_bytes.h"
 #include "postfix/queue_file_reader.h"
 
@@ -395,6 +396,38 @@ std::string make_queue_directories(const std::string& base, std::string_view rel
   return {};
 }
 
+// Postfix's trigger protocol (mail_trigger): a few request bytes written to a service's public
+// endpoint, no reply. 'D' = QMGR_REQ_SCAN_DEFERRED (src/global/mail_proto.h).
+std::string wake_queue_manager(const std::string& path) {
+  constexpr char kScanDeferred = 'D';
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cannot find " + path + ": " + errno_text(errno);
+  int fd = -1;
+  if (S_ISFIFO(st.st_mode)) {
+    fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  } else if (S_ISSOCK(st.st_mode)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path) return path + ": path too long for a socket";
+    std::copy(path.begin(), path.end(), address.sun_path);
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 &&
+        ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return "cannot connect to " + path + ": " + errno_text(error);
+    }
+  } else {
+    return path + " is neither a socket nor a FIFO";
+  }
+  if (fd < 0) return "cannot open " + path + ": " + errno_text(errno);
+  const FileDescriptor trigger(fd);
+  if (::write(trigger.get(), &kScanDeferred, 1) != 1) {
+    return "cannot write to " + path + ": " + errno_text(errno);
+  }
+  return {};
+}
+
 }  // namespace
 
 SpoolReleaseResult PostfixSpool::release(std::string_view queue_id,
@@ -478,20 +511,11 @@ SpoolReleaseResult PostfixSpool::release(std::string_view queue_id,
     }
   }
   // 4. Deliver now rather than at the next deferred-queue scan.
-  if (!release_.postqueue.empty()) {
-    const ProgramRun run = run_program(
-        {release_.postqueue, "-c", release_.config_directory, "-i", std::string(queue_id)},
-        std::chrono::seconds(10));
-    if (!run.exited_zero()) {
-      std::string why = run.error;
-      if (why.empty())
-        why = run.signal != 0 ? "signal " + std::to_string(run.signal)
-                              : "exit status " + std::to_string(run.exit_status);
-      if (!run.stderr_text.empty()) why += ": " + run.stderr_text;
-      while (!why.empty() && (why.back() == '\n' || why.back() == '\r'))
-        why.pop_back();
-      result.warning = "postqueue -i " + std::string(queue_id) + " failed (" + why +
-                       "); Postfix delivers it at its next deferred-queue scan";
+  if (!release_.queue_service.empty()) {
+    if (std::string woken =
+            wake_queue_manager(queue_directory_ + "/public/" + release_.queue_service);
+        !woken.empty()) {
+      result.warning = woken + "; Postfix delivers it at its next deferred-queue scan";
     }
   }
   return result;

@@ -32,10 +32,15 @@ namespace bulkq {
 struct PostfixReleaseSettings {
   std::vector<std::string> hash_queue_names{"deferred", "defer"};  // postconf's defaults
   int hash_queue_depth = 1;
-  // After the move, `POSTQUEUE -c CONFIG_DIRECTORY -i ID` asks Postfix to deliver the message
-  // now (allowed for mail_owner); "" = wait for the next deferred-queue scan (queue_run_delay).
-  std::string postqueue;
-  std::string config_directory;
+  // After the move, qmgr is asked to scan the deferred queue now — one 'D' request written to
+  // its trigger endpoint, QUEUEDIR/public/<this> (a unix socket, or a FIFO on systems whose
+  // master.cf says so), as Postfix's own flush and postqueue do through mail_trigger(). The
+  // released file qualifies at once (its mtime is not in the future); other deferred mail waits
+  // for its own retry time as always. "" = wait for the next deferred-queue scan
+  // (queue_run_delay). postqueue -i is not used: as mail_owner it refuses a non-default
+  // configuration directory not listed in /etc/postfix/main.cf, and it costs a process per
+  // message.
+  std::string queue_service = "qmgr";
 };
 
 class PostfixSpool final : public SpoolAdapter {
@@ -54,7 +59,7 @@ class PostfixSpool final : public SpoolAdapter {
   [[nodiscard]] SpoolResult remove(std::string_view queue_id) override;
   // As `postsuper -H` does, as mail_owner: finished recipients' `R` records become `D` (fsync),
   // then hold/ID is renamed to deferred/<hash levels>/ID (missing levels created, mode 0700) and
-  // both directories are fsynced; then, when configured, postqueue -i asks for delivery now.
+  // both directories are fsynced; then qmgr is asked to scan the deferred queue now.
   [[nodiscard]] SpoolReleaseResult release(std::string_view queue_id,
                                            std::span<const RecipientIndex> finished) override;
   [[nodiscard]] SpoolResult list_held(

@@ -2,10 +2,14 @@
 // queue ids, depths 1 and 2), the R→D marks on the real held files of tests/data/postfix/held
 // (envelope, extracted segment, a milter-added recipient reached through a pointer) and
 // PostfixSpool::release in a temporary queue directory.
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -193,6 +197,47 @@ TEST_CASE("PostfixSpool::release: marks, then moves hold/ID to deferred/<hash>/I
     CHECK_FALSE(result.ok());
     CHECK(exists(hold + "/" + id));
     CHECK(done_flags(slurp(hold + "/" + id)) == std::vector<bool>{false, false});
+  }
+  SECTION("qmgr is asked to scan the deferred queue: 'D' on its unix socket, or its FIFO") {
+    REQUIRE(::mkdir((temp.path() + "/public").c_str(), 0755) == 0);
+    const std::string endpoint = temp.path() + "/public/qmgr";
+    PostfixSpool spool(temp.path());
+    put(0700);
+    // No endpoint: released all the same, with a warning.
+    SpoolReleaseResult result = spool.release(id, {});
+    REQUIRE(result.error == "");
+    CHECK(result.warning.find("next deferred-queue scan") != std::string::npos);
+    REQUIRE(::rename((temp.path() + "/deferred/C/" + id).c_str(), (hold + "/" + id).c_str()) == 0);
+
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, endpoint.c_str(), sizeof address.sun_path - 1);
+    REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener, 4) == 0);
+    result = spool.release(id, {});
+    REQUIRE(result.error == "");
+    CHECK(result.warning == "");
+    const int peer = ::accept(listener, nullptr, nullptr);
+    REQUIRE(peer >= 0);
+    char request[4] = {};
+    CHECK(::read(peer, request, sizeof request) == 1);
+    CHECK(request[0] == 'D');
+    ::close(peer);
+    ::close(listener);
+    REQUIRE(::unlink(endpoint.c_str()) == 0);
+    REQUIRE(::rename((temp.path() + "/deferred/C/" + id).c_str(), (hold + "/" + id).c_str()) == 0);
+
+    REQUIRE(::mkfifo(endpoint.c_str(), 0622) == 0);
+    const int reader = ::open(endpoint.c_str(), O_RDONLY | O_NONBLOCK);
+    REQUIRE(reader >= 0);
+    result = spool.release(id, {});
+    REQUIRE(result.error == "");
+    CHECK(result.warning == "");
+    CHECK(::read(reader, request, sizeof request) == 1);
+    CHECK(request[0] == 'D');
+    ::close(reader);
   }
   SECTION("an invalid queue id is refused") {
     PostfixSpool spool(temp.path());
