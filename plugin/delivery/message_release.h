@@ -60,7 +60,8 @@ class MessageRelease {
 
   // Looks at up to `max_messages` more of them (stopping early once `out_of_time` says so).
   // True when every picked message has been looked at. False also when the delivery engine's
-  // pending outcomes could not be committed: then report().error says so and nothing was done.
+  // pending outcomes could not be committed: then failed_to_start() is true, report().error says
+  // so and this step did nothing (the caller stops).
   bool step(std::size_t max_messages, const std::function<bool()>& out_of_time = {});
   [[nodiscard]] bool failed_to_start() const { return journal_failed_; }
 

@@ -405,8 +405,14 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     }
     publish();
     if (release->failed_to_start()) {
-      promise->set_value(error_reply_json("release: " + release->report().error));
-      return;
+      // The journal would not take the delivery outcomes: stop here. Nothing done yet is a
+      // failed request; otherwise the reply says what was done, the error and what remains.
+      const ReleaseReport report = release->report();
+      if (report.released + report.busy + report.failed == 0) {
+        promise->set_value(error_reply_json("release: " + report.error));
+        return;
+      }
+      done = true;
     }
     if (!done && !stopping_ && SteadyClock::now() < request_deadline) {
       asio::post(io_, [this, release, promise, request_deadline, request] {

@@ -19,6 +19,7 @@
 #include "fakes/fake_journal.h"
 #include "fakes/fake_smtp_sessions.h"
 #include "fakes/fake_spool.h"
+#include "intake/intake_engine.h"
 #include "journal/journal_record.h"
 
 using namespace bulkq;
@@ -75,11 +76,17 @@ class ReleasingSpool final : public SpoolAdapter {
   }
 };
 
+DeliveryEngineOptions grouped(bool group_commit) {
+  DeliveryEngineOptions options;
+  options.group_commit = group_commit;
+  return options;
+}
+
 struct Harness {
-  Harness()
+  explicit Harness(bool group_commit = false)
       : scheduler(clock, SchedulerLimits{}),
         engine(clock, scheduler, journal, spool, routes, sessions.starter(), bounces,
-               DeliveryEngineOptions{}, {}, {}) {}
+               grouped(group_commit), {}, {}) {}
 
   MessageIndex add(MessageId id, const std::vector<std::string>& recipients) {
     const std::string queue_id = "Q" + std::to_string(id);
@@ -279,6 +286,74 @@ TEST_CASE("release: a message in a session is busy; a failure stays; a gone file
   CHECK(h.scheduler.messages().size() == 0);
   CHECK(h.scheduler.queues().queued_recipients() == 0);
   CHECK(h.engine.counters().waiting_retry == 0);
+}
+
+TEST_CASE("release: outcomes not yet committed are committed first; if they cannot be, nothing",
+          "[release]") {
+  Harness h(true);  // group commit: a session's bits wait for commit()
+  h.add(1, {"a@x.test", "b@y.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 2);
+  while (h.sessions.open() > 0) {
+    h.sessions.complete_with(0, [](std::size_t, const SmtpRecipient& r) {
+      return FakeSmtpSessions::reply(r.address == "a@x.test" ? 250 : 450, SmtpStage::rcpt_to);
+    });
+  }
+  REQUIRE(h.engine.commit_pending());
+
+  h.journal.fail_writes();
+  {
+    MessageRelease release(h.scheduler, h.journal, h.spool, &h.engine, {});
+    release.start("");
+    CHECK_FALSE(release.step(100));
+    CHECK(release.failed_to_start());
+    CHECK(release.report().released == 0);
+    CHECK(release.report().remaining == 1);
+    CHECK_FALSE(release.report().error.empty());
+  }
+  CHECK(h.spool.released.empty());
+  CHECK(h.scheduler.messages().size() == 1);
+
+  h.journal.heal();
+  const ReleaseReport report = h.release("y.test");
+  CHECK(report.released == 1);
+  CHECK(report.recipients == 1);
+  CHECK(h.spool.released.at("Q1") == std::vector<RecipientIndex>{0});  // a was sent
+  CHECK(h.journal.committed().empty());
+  CHECK_FALSE(h.engine.commit_pending());
+}
+
+TEST_CASE("release: a crash between the move and the record's removal loses nothing",
+          "[release][recovery]") {
+  Harness h;
+  h.add(1, {"a@x.test", "b@x.test"});
+  h.add(2, {"c@x.test"});
+  // The journal refuses the removal, as if bulkqd died right after the files left hold.
+  h.journal.fail_writes();
+  const ReleaseReport report = h.release("");
+  CHECK(report.released == 2);
+  CHECK(h.spool.released.size() == 2);
+  CHECK(h.scheduler.messages().size() == 0);
+  h.journal.heal();
+  REQUIRE(h.journal.committed().size() == 2);  // the records outlived their held files
+
+  // The next start: recovery finds the records, no held file: dropped, nothing queued again.
+  FakeClock clock;
+  Scheduler scheduler(clock, SchedulerLimits{});
+  IntakeHandoff handoff(16);
+  IntakeSignals signals;
+  std::vector<std::string> lines;
+  IntakeEngine engine(clock, scheduler, handoff, h.journal, h.spool, signals, IntakeEngineOptions{},
+                      [&lines](LogLevel, std::string_view line) { lines.emplace_back(line); });
+  const RecoveryReport recovered = engine.recover();
+  CHECK(recovered.dropped == 2);
+  CHECK(recovered.recovered == 0);
+  CHECK(recovered.adopted == 0);
+  CHECK(scheduler.messages().size() == 0);
+  CHECK(h.journal.committed().empty());
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+          return line.find("dropped: its held file is gone") != std::string::npos;
+        }) == 2);
 }
 
 TEST_CASE("release reply: JSON with counts, the first error and at most 100 ids", "[release]") {
