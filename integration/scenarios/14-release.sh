@@ -10,7 +10,9 @@
 #      their unfinished recipients; bulkqctl status/queues no longer count them.
 #   c. `release --all` takes the rest (M3's ok.test recipient, delivered by bulkq, is not sent
 #      again); hold/, Postfix's queue and bulkq's queues end empty; every recipient was delivered
-#      exactly once, by bulkq or by Postfix. A malformed domain is a usage error (exit 2).
+#      exactly once, by bulkq or by Postfix.
+#   d. 300 messages released by one domain's request in steps (run again while some remain), all
+#      delivered by Postfix. A malformed domain is a usage error (exit 2).
 set -u
 # shellcheck source=../lib/harness.sh
 source "$(dirname "$0")/../lib/harness.sh"
@@ -133,6 +135,35 @@ assert_eq "postqueue -p" "Mail queue is empty" "$("$POSTFIX_SBIN/postqueue" -c "
 assert_eq "every recipient delivered exactly once" \
   "a1@ok.test a2@ok.test b1@ok.test p1@pause.test p2@pause.test p3@pause.test t450x99-w1@wait.test t450x99-w2@wait.test" \
   "$(tr '\n' ' ' <"$SCRATCH/delivered.txt" | sed 's/ $//')"
+
+# d. many messages: one request works in steps (at most 100 messages or 50 ms per turn of the
+# scheduler's loop, 3 s per request); run again while some remain.
+many=300
+timeout 300 "$POSTFIX_SBIN/smtp-source" -s 4 -m "$many" -l 256 -M client.bulkq.test \
+  -f news@bulk-sender.test -t many@pause.test "127.0.0.1:$SMTP_PORT" \
+  >"$SCRATCH/log/smtp-source.log" 2>&1 ||
+  { cat "$SCRATCH/log/smtp-source.log" >&2; h_fail "smtp-source failed"; }
+wait_status messages -eq "$many" 120
+wait_status pending_commit -eq 0
+released=0
+runs=0
+while :; do
+  out=$(ctl release pause.test --json) || h_fail "release pause.test failed: $out"
+  runs=$((runs + 1))
+  read -r n busy failed remaining <<<"$(printf '%s' "$out" |
+    json_get '" ".join(str(d[k]) for k in ("released","busy","failed","remaining"))')"
+  [ "$busy$failed" = 00 ] || h_fail "release pause.test: $out"
+  released=$((released + n))
+  [ "$remaining" -eq 0 ] && break
+  [ "$runs" -lt 30 ] || h_fail "release pause.test: still $remaining remaining after $runs runs"
+done
+h_log "release pause.test: $released message(s) in $runs run(s)"
+assert_eq "released in the end" "$many" "$released"
+h_many_delivered() { [ "$(postfix_recipients | grep -cx 'many@pause.test')" -eq "$many" ]; }
+h_wait_until 120 "Postfix delivered the $many released messages" h_many_delivered
+h_wait_until 60 "Postfix's queue empty" h_queue_empty
+assert_eq "hold/ after the many" 0 "$(hold_count)"
+assert_status messages 0
 
 # Nothing left to release; a malformed domain is a usage error.
 out=$(ctl release --all --json) || h_fail "second release --all failed: $out"
