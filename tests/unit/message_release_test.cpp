@@ -356,6 +356,29 @@ TEST_CASE("release: a crash between the move and the record's removal loses noth
         }) == 2);
 }
 
+TEST_CASE("release without delivery (delivery.enabled = false): from the queues alone",
+          "[release]") {
+  Harness h;
+  h.add(1, {"a@x.test", "b@y.test"});
+  h.add(2, {"c@y.test"});
+  h.add(3, {"d@z.test"});
+  MessageRelease release(h.scheduler, h.journal, h.spool, nullptr, {});
+  release.start("y.test");
+  CHECK_FALSE(release.step(1));  // one per step: the first of two
+  CHECK(release.report().remaining == 1);
+  CHECK(release.step(1));
+  const ReleaseReport report = release.report();
+  CHECK(report.released == 2);
+  CHECK(report.recipients == 3);
+  CHECK(report.remaining == 0);
+  CHECK(h.scheduler.messages().size() == 1);
+  CHECK(h.scheduler.queues().find("x.test") == nullptr);
+  CHECK(h.scheduler.queues().find("y.test") == nullptr);
+  REQUIRE(h.scheduler.queues().find("z.test") != nullptr);
+  CHECK(h.scheduler.queues().queued_recipients() == 1);
+  CHECK(h.journal.committed().size() == 1);
+}
+
 TEST_CASE("release reply: JSON with counts, the first error and at most 100 ids", "[release]") {
   ReleaseReport report;
   report.released = 2;
