@@ -6,8 +6,10 @@
 #   b. a recipient deferred by a 450 waits out retry_min (an hour): `domain` shows it waiting;
 #      `flush retry.test` sends it at once.
 #   c. `dns free.test` shows the cached MX host and its address; `metrics` is Prometheus text
-#      with the sent count; `reload` is refused (not in this version) with exit 1;
-#      a malformed domain is a usage error (exit 2).
+#      with the sent count; a malformed domain is a usage error (exit 2) (release: scenario 14).
+#   d. `reload`: a file with an error changes nothing (exit 1, the error names the key); a good
+#      one applies [shaping] at once (free.test's next mail goes under its new static limits,
+#      shown by `domain`) and names the change that waits for a restart; SIGHUP does the same.
 set -u
 # shellcheck source=../lib/harness.sh
 source "$(dirname "$0")/../lib/harness.sh"
@@ -101,10 +103,31 @@ printf '%s\n' "$out" | grep -q '^bulkq_recipients_total{outcome="sent"} 4$' ||
 assert_eq "GET /other status" 404 "$(http_get GET /other | sed -n 1p)"
 assert_eq "POST /metrics status" 405 "$(http_get POST /metrics | sed -n 1p)"
 rc=0
-out=$(ctl reload 2>&1) || rc=$?
-assert_eq "reload exit" 1 "$rc"
-printf '%s' "$out" | grep -q 'reload: not available in this version' || h_fail "reload: $out"
-rc=0
 out=$(ctl pause 'bad domain' 2>&1) || rc=$?
 assert_eq "pause of a malformed domain: exit" 2 "$rc"
+
+# d. reload
+cp "$SCRATCH/bulkq.toml" "$SCRATCH/bulkq.toml.good"
+printf '\n[shaping]\nmax_rate = -1\n' >>"$SCRATCH/bulkq.toml"
+rc=0
+out=$(ctl reload 2>&1) || rc=$?
+assert_eq "reload of a bad file: exit" 1 "$rc"
+printf '%s' "$out" | grep -q 'shaping.max_rate: -1 is out of range' || h_fail "bad reload: $out"
+sed 's/^helo_name = "bulkq.test"$/helo_name = "renamed.test"/' "$SCRATCH/bulkq.toml.good" \
+  >"$SCRATCH/bulkq.toml"
+printf '\n[shaping.domain."free.test"]\nmax_rate = 5\nadaptive = false\n' >>"$SCRATCH/bulkq.toml"
+out=$(ctl reload) || h_fail "reload failed: $out"
+printf '%s' "$out" | grep -q ': applied shaping; waiting for a restart: delivery.helo_name$' ||
+  h_fail "reload reply: $out"
+send_ok --from news@bulk-sender.test --to "d@free.test,e@free.test"
+wait_sink_stat mx recipients 6 30
+json=$(ctl domain free.test --json) || h_fail "bulkqctl domain free.test failed: $json"
+assert_eq "free.test shaping after reload" "free.test False 5" "$(printf '%s' "$json" |
+  python3 -c 'import json,sys; s=json.load(sys.stdin)["domain"]["shaping"]; print(s["policy"], s["adaptive"], s["max_rate"])')"
+ctl domain free.test | grep -q '^shaping: *[a-z_]* (static limits, policy free.test)$' ||
+  h_fail "bulkqctl domain free.test shaping: $(ctl domain free.test)"
+kill -HUP "$BULKQD_PID"
+h_wait_until 10 "SIGHUP reload logged" grep -q \
+  'reloaded .*: nothing to apply; waiting for a restart: delivery.helo_name' "$BULKQD_LOG"
+h_log "ok: reload applied shaping, refused a bad file, named the restart-only change"
 assert_bulkqd_alive

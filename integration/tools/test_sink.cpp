@@ -17,18 +17,37 @@
 //                                               still served; counted as improper_pipelining)
 //                        no_ehlo                500 to EHLO (the client must fall back to HELO)
 //                        max_rcpt_per_tx=N      452 4.5.3 to every RCPT after the first N
+//                        rate=R                 at most R transactions per second (R a positive
+//                                               decimal, e.g. 40 or 2.5) over all the listener's
+//                                               connections together: a token bucket refilled
+//                                               at R per second holding at most max(1, R/5)
+//                                               tokens (a burst of 200 ms' worth), full at the
+//                                               start. Each accepted MAIL FROM takes a token;
+//                                               with none left MAIL FROM gets the rate reply
+//                                               and nothing else happens (the session goes on;
+//                                               the client may RSET and try again). So in any
+//                                               T seconds at most R*T + max(1, R/5) transactions
+//                                               are accepted. Refusals count as rate_rejected.
+//                        rate_reply=TEXT        the rate reply (default "451 4.7.1 Too many
+//                                               messages, slow down"): a 4xx or 5xx code, a space
+//                                               and text without commas; sent as it is, the
+//                                               connection stays open even for a 421
 //   --log FILE         one JSON line per accepted transaction:
 //                        {"conn":N,"listener":"A:P","tls":B,"id":"N.n","from":"..","rcpts":[..],
-//                         "size":BYTES,"body":"PATH"|null}
+//                         "size":BYTES,"body":"PATH"|null,"t":SECONDS}
+//                      "t" (on every line) is the Unix time of the event with microseconds
+//                      (for a transaction: when its final 250 was decided), e.g. 1764441234.567890.
 //                      lines with an "event" member are not transactions:
 //                        {"event":"close","conn":N,"listener":"A:P","transactions":K,
 //                         "reason":"quit|eof|greeting|drop_mid_data|tls_failed|error|shutdown",
-//                         "improper_pipelining":M}
+//                         "improper_pipelining":M,"t":SECONDS}
 //                        {"event":"data_rejected"|"dropped",...transaction members, "reply":".."}
+//                        {"event":"rate_rejected","conn":N,"listener":"A:P","t":SECONDS}
 //                      Buffered: written every 20 ms when there is something new, and at exit.
 //   --stats FILE       {"connections":N,"transactions":N,"recipients":N,"rcpt_rejected":N,
-//                       "data_rejected":N,"per_listener":{"A:P":{same counters}}}, rewritten
-//                      atomically (FILE.tmp, rename) every 200 ms when changed, and at exit.
+//                       "data_rejected":N,"rate_rejected":N,"per_listener":{"A:P":{same
+//                       counters}}}, rewritten atomically (FILE.tmp, rename) every 200 ms when
+//                      changed, and at exit.
 //   --maildir DIR      each accepted message is written to DIR/msg.<conn>.<n> exactly as
 //                      received (dot-stuffing undone, CRLF line ends as on the wire).
 //   --tls-cert FILE --tls-key FILE   offer STARTTLS with this certificate (PEM).
@@ -98,6 +117,7 @@ constexpr std::uint64_t kMaxMessageSize = 52428800;  // the SIZE we offer
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr Ms kLogFlushInterval{20};
 constexpr int kStatsEveryTicks = 10;  // 200 ms
+constexpr std::string_view kDefaultRateReply = "451 4.7.1 Too many messages, slow down";
 
 // ---- command line ---------------------------------------------------------------------------
 
@@ -112,6 +132,8 @@ struct ListenerSpec {
   bool no_pipelining = false;
   bool no_ehlo = false;
   std::size_t max_rcpt_per_tx = 0;  // 0: no limit
+  double rate = 0;                  // transactions per second; 0: no limit
+  std::string rate_reply{kDefaultRateReply};
 };
 
 struct Options {
@@ -128,6 +150,13 @@ bool parse_number(std::string_view text, Int& out) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, out);
   return ec == std::errc() && ptr == end && !text.empty();
+}
+
+// "4xx TEXT" or "5xx TEXT": a refusal a listener may be told to send, one line of printable text.
+bool is_refusal_reply(std::string_view text) {
+  if (text.size() < 5 || (text[0] != '4' && text[0] != '5') || text[3] != ' ') return false;
+  if (text[1] < '0' || text[1] > '9' || text[2] < '0' || text[2] > '9') return false;
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 // "ADDR:PORT[,option...]" → spec, or an error message.
@@ -169,6 +198,12 @@ std::optional<std::string> parse_listen(std::string_view text, ListenerSpec& spe
       ok = has_value && parse_number(value, spec.reply_delay_ms);
     } else if (key == "max_rcpt_per_tx") {
       ok = has_value && parse_number(value, spec.max_rcpt_per_tx) && spec.max_rcpt_per_tx > 0;
+    } else if (key == "rate") {
+      // NaN fails the comparison; a rate beyond a million per second is no rate limit.
+      ok = has_value && parse_number(value, spec.rate) && spec.rate > 0 && spec.rate <= 1e6;
+    } else if (key == "rate_reply") {
+      ok = has_value && is_refusal_reply(value);
+      if (ok) spec.rate_reply = std::string(value);
     } else if (key == "drop_mid_data" && !has_value) {
       spec.drop_mid_data = true;
     } else if (key == "no_pipelining" && !has_value) {
@@ -189,7 +224,7 @@ int usage(const std::string& problem) {
       "usage: bulkq_test_sink --listen 127.0.0.X:PORT[,OPTION...]... [--log FILE]\n"
       "                       [--stats FILE] [--maildir DIR] [--tls-cert FILE --tls-key FILE]\n"
       "  listener OPTIONs: greeting=CODE greeting_delay_ms=N reply_delay_ms=N drop_mid_data\n"
-      "                    no_pipelining no_ehlo max_rcpt_per_tx=N\n",
+      "                    no_pipelining no_ehlo max_rcpt_per_tx=N rate=R rate_reply=TEXT\n",
       stderr);
   return kExitUsage;
 }
@@ -297,6 +332,7 @@ struct Counters {
   std::uint64_t recipients = 0;
   std::uint64_t rcpt_rejected = 0;
   std::uint64_t data_rejected = 0;
+  std::uint64_t rate_rejected = 0;
 };
 
 void append_counters(std::string& out, const Counters& c) {
@@ -304,7 +340,19 @@ void append_counters(std::string& out, const Counters& c) {
          ",\"transactions\":" + std::to_string(c.transactions) +
          ",\"recipients\":" + std::to_string(c.recipients) +
          ",\"rcpt_rejected\":" + std::to_string(c.rcpt_rejected) +
-         ",\"data_rejected\":" + std::to_string(c.data_rejected);
+         ",\"data_rejected\":" + std::to_string(c.data_rejected) +
+         ",\"rate_rejected\":" + std::to_string(c.rate_rejected);
+}
+
+// ",\"t\":SECONDS.MICROSECONDS": the Unix time now, for a log line.
+std::string time_member() {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  std::array<char, 48> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), ",\"t\":%lld.%06lld",
+                static_cast<long long>(us / 1000000), static_cast<long long>(us % 1000000));
+  return buffer.data();
 }
 
 // The address inside "<...>" after a "FROM:"/"TO:" keyword (spaces allowed after the colon), and
@@ -369,6 +417,23 @@ class Sink {
   int& rcpt_seen(const std::string& address) { return rcpt_seen_[address]; }
   bool first_d451(const std::string& address) { return d451_done_.insert(address).second; }
 
+  // rate=R: takes one of the listener's tokens for a transaction; false when none is left. The
+  // bucket holds at most max(1, R/5) tokens, gains R per second and is full when first used.
+  bool take_rate_token(const ListenerSpec& listener) {
+    const auto now = std::chrono::steady_clock::now();
+    const double capacity = std::max(1.0, listener.rate / 5);
+    auto [it, first] = rate_buckets_.try_emplace(listener.name, RateBucket{capacity, now});
+    RateBucket& bucket = it->second;
+    if (!first) {
+      const std::chrono::duration<double> elapsed = now - bucket.last;
+      bucket.tokens = std::min(capacity, bucket.tokens + elapsed.count() * listener.rate);
+      bucket.last = now;
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
  private:
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerSpec& listener);
   asio::awaitable<void> tick();
@@ -384,6 +449,11 @@ class Sink {
   bool stats_dirty_ = true;
   std::unordered_map<std::string, int> rcpt_seen_;
   std::unordered_set<std::string> d451_done_;
+  struct RateBucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  std::unordered_map<std::string, RateBucket> rate_buckets_;  // by listener name
   std::map<std::uint64_t, Session*> live_;
   std::uint64_t next_connection_ = 1;
   bool stopping_ = false;
@@ -531,6 +601,16 @@ class Session {
         co_await reply("552 5.3.4 Message size exceeds fixed limit");
         co_return;
       }
+    }
+    if (listener_.rate > 0 && !sink_.take_rate_token(listener_)) {
+      sink_.count(listener_, &Counters::rate_rejected);
+      std::string line =
+          "{\"event\":\"rate_rejected\",\"conn\":" + std::to_string(id_) + ",\"listener\":";
+      append_json(line, listener_.name);
+      line += time_member() + "}";
+      sink_.log(line);
+      co_await reply(listener_.rate_reply);
+      co_return;
     }
     in_transaction_ = true;
     from_ = std::string(*from);
@@ -814,7 +894,7 @@ class Session {
       line += ",\"reply\":";
       append_json(line, reply_text);
     }
-    line += '}';
+    line += time_member() + "}";
     sink_.log(line);
   }
 
@@ -823,7 +903,8 @@ class Session {
     append_json(line, listener_.name);
     line += ",\"transactions\":" + std::to_string(accepted_) + ",\"reason\":";
     append_json(line, reason);
-    line += ",\"improper_pipelining\":" + std::to_string(improper_pipelining_) + "}";
+    line +=
+        ",\"improper_pipelining\":" + std::to_string(improper_pipelining_) + time_member() + "}";
     sink_.log(line);
   }
 

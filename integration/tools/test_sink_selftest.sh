@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # integration/tools/test_sink_selftest.sh — checks the delivery test helpers themselves:
-# bulkq_test_sink (replies, pipelining, faults, STARTTLS, log, stats, stored messages, exit) and
+# bulkq_test_sink (replies, pipelining, faults, STARTTLS, log, stats, stored messages, exit, the
+# rate=R limit per listener) and
 # the dnsmasq set-up of integration/lib/delivery_harness.sh (MX, implicit MX, null MX, NXDOMAIN,
 # SERVFAIL, no answer, restart on the same port). Needs root (h_init) and a build:
 #   BULKQ_BUILD_DIR=build/helper-sink integration/tools/test_sink_selftest.sh [--bench]
@@ -246,13 +247,14 @@ assert_grep "drop_mid_data logged" '"event":"close".*"reason":"drop_mid_data"' "
 assert_grep "greeting fault logged" '"event":"close".*"reason":"greeting"' "${TSINK_LOG[a]}"
 assert_eq "stored messages of a" 9 "$(sink_messages a | wc -l)"
 python3 - "${TSINK_LOG[a]}" <<'PY' || h_fail "log lines of a are not as documented"
-import json, os, sys
+import json, os, sys, time
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if "event" in r:
         continue
-    assert set(r) == {"conn", "listener", "tls", "id", "from", "rcpts", "size", "body"}, r
+    assert set(r) == {"conn", "listener", "tls", "id", "from", "rcpts", "size", "body", "t"}, r
     assert os.path.getsize(r["body"]) == r["size"], r
+    assert isinstance(r["t"], float) and abs(r["t"] - time.time()) < 600, r
 PY
 
 # SIGTERM: exit status 0, a close line for the connection still open, final stats.
@@ -277,6 +279,130 @@ rc=0
 "$TEST_SINK" --listen 192.0.2.1:2525 >/dev/null 2>"$SCRATCH/nonlo.err" || rc=$?
 assert_eq "exit status for a non-loopback address" 2 "$rc"
 assert_grep "non-loopback refused" 'refusing non-loopback' "$SCRATCH/nonlo.err"
+
+# ---------------------------------------------------------------------------------------------
+h_log "rate=R"
+# 127.0.0.12: rate=5 (burst max(1, 5/5) = 1), two clients hammering it at once; 127.0.0.13:
+# rate=20 (burst 4) with a custom reply, one pipelined burst.
+# shellcheck disable=SC2034  # read by start_test_sink
+TSINK_STORE=0
+start_test_sink rate 127.0.0.12,rate=5 '127.0.0.13,rate=20,rate_reply=450 4.7.0 slow down please'
+rate_want=15
+python3 - "$P" "$rate_want" "$SCRATCH/rate-client.txt" <<'PY' || h_fail "rate checks failed"
+import smtplib, socket, sys, threading, time
+port, want, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+def check(what, ok, detail=""):
+    if not ok:
+        sys.exit("FAIL: %s %s" % (what, detail))
+    print("ok: " + what)
+
+# Two connections to the rate=5 listener take transactions as fast as they are let: MAIL; on a
+# refusal RSET and try again 10 ms later; until `want` transactions are accepted between them.
+lock = threading.Lock()
+accepted, refused, replies, errors = [0], [0], set(), []
+def client():
+    try:
+        s = smtplib.SMTP("127.0.0.12", port, timeout=10)
+        s.ehlo("client.test")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with lock:
+                if accepted[0] >= want:
+                    break
+            code, text = s.mail("s@sender.test")
+            if code != 250:
+                with lock:
+                    refused[0] += 1
+                    replies.add("%d %s" % (code, text.decode()))
+                s.rset()
+                time.sleep(0.01)
+                continue
+            s.rcpt("r@rate.test")
+            code, _ = s.data(b"Subject: rate\r\n\r\nx\r\n")
+            with lock:
+                if code == 250:
+                    accepted[0] += 1
+        s.quit()
+    except (smtplib.SMTPException, OSError) as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=client) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check("rate=5 clients ran without errors", not errors, errors)
+check("rate=5: %d transactions accepted (at least %d)" % (accepted[0], want), accepted[0] >= want)
+check("rate=5: %d MAIL FROM refused" % refused[0], refused[0] > 0)
+check("rate=5 refusal reply", replies == {"451 4.7.1 Too many messages, slow down"}, replies)
+
+# rate=20: the bucket starts full (4 tokens); six MAIL/RSET pairs in one write: four accepted
+# (RSET does not give the token back), then the custom reply; the session goes on.
+c = socket.create_connection(("127.0.0.13", port), timeout=10)
+f = c.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        lines.append(line)
+        if line[3:4] != "-":
+            return "\n".join(lines)
+reply()
+c.sendall(b"EHLO client.test\r\n")
+reply()
+c.sendall(b"MAIL FROM:<s@sender.test>\r\nRSET\r\n" * 6)
+mails = [reply() for _ in range(12)][0::2]
+check("rate=20 burst of 4 then the rate_reply",
+      [m[:3] for m in mails] == ["250"] * 4 + ["450"] * 2 and
+      mails[4] == "450 4.7.0 slow down please", mails)
+c.sendall(b"NOOP\r\n")
+check("session goes on after a rate refusal", reply().startswith("250"))
+c.sendall(b"QUIT\r\n")
+reply()
+open(out, "w").write("%d %d\n" % (accepted[0], refused[0]))
+PY
+read -r rate_accepted rate_refused <"$SCRATCH/rate-client.txt"
+wait_sink_stat rate transactions "$rate_accepted"
+h_wait_until 5 "rate_rejected counted" h_sink_stat_ge rate rate_rejected $((rate_refused + 2))
+assert_eq "sink rate: rate_rejected" $((rate_refused + 2)) "$(sink_stat rate rate_rejected)"
+assert_eq "sink rate: rate_rejected of 127.0.0.12" "$rate_refused" \
+  "$(sink_stat rate rate_rejected "127.0.0.12:$P")"
+assert_eq "sink rate: rate_rejected of 127.0.0.13" 2 "$(sink_stat rate rate_rejected "127.0.0.13:$P")"
+assert_eq "sink rate: transactions of 127.0.0.13" 0 "$(sink_stat rate transactions "127.0.0.13:$P")"
+stop_test_sink rate
+python3 - "${TSINK_LOG[rate]}" "127.0.0.12:$P" 5 "$rate_refused" <<'PY' ||
+import json, sys
+path, listener, rate, refused = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+burst = max(1.0, rate / 5)
+stamps, refusals = [], 0
+for line in open(path):
+    r = json.loads(line)
+    assert isinstance(r["t"], float), r
+    if r.get("listener") != listener:
+        continue
+    if r.get("event") == "rate_rejected":
+        assert set(r) == {"event", "conn", "listener", "t"}, r
+        refusals += 1
+    elif "event" not in r:
+        stamps.append(r["t"])
+stamps.sort()
+assert refusals == refused, "%d rate_rejected lines, the clients saw %d" % (refusals, refused)
+# In any one second at most R + burst transactions (the bucket's promise), sliding windows.
+worst, j = 0, 0
+for i in range(len(stamps)):
+    while stamps[i] - stamps[j] > 1.0:
+        j += 1
+    worst = max(worst, i - j + 1)
+assert worst <= rate + burst, "%d transactions within one second (at most %g)" % (worst, rate + burst)
+span = stamps[-1] - stamps[0]
+measured = (len(stamps) - burst) / span
+print("ok: rate=5: %d transactions in %.2f s, %.2f/s after the burst; at most %d in any second "
+      "(limit %g); %d rate_rejected lines" % (len(stamps), span, measured, worst, rate + burst,
+                                               refusals))
+assert rate * 0.6 <= measured <= rate * 1.1, "rate %.2f/s, not about %g/s" % (measured, rate)
+PY
+  h_fail "the rate=5 listener's log breaks its limit (see above)"
+TSINK_STORE=1
 
 # ---------------------------------------------------------------------------------------------
 if [ "$bench" -eq 1 ]; then

@@ -32,7 +32,7 @@ struct CommandRule {
 constexpr std::array kCommandRules{
     CommandRule{AdminCommand::status, Arguments::none, "status"},
     CommandRule{AdminCommand::queues, Arguments::optional_top,
-                "queues [--top N] [--sort size|age]"},
+                "queues [--top N] [--sort size|age|rate]"},
     CommandRule{AdminCommand::domain, Arguments::domain, "domain DOMAIN"},
     CommandRule{AdminCommand::messages, Arguments::domain_page, "messages DOMAIN [--page N]"},
     CommandRule{AdminCommand::pause, Arguments::domain, "pause DOMAIN"},
@@ -131,14 +131,17 @@ AdminRequestResult parse_arguments(const CommandRule& rule,
           used += 2;
         } else if (args[used] == kSortOption && !sort_given) {
           if (args.size() < used + 2) {
-            return failure(prefix + "--sort needs size or age" + usage_hint(rule));
+            return failure(prefix + "--sort needs size, age or rate" + usage_hint(rule));
           }
           if (args[used + 1] == "size") {
-            request.sort_by_age = false;
+            request.sort = QueueOrder::size;
           } else if (args[used + 1] == "age") {
-            request.sort_by_age = true;
+            request.sort = QueueOrder::age;
+          } else if (args[used + 1] == "rate") {
+            request.sort = QueueOrder::rate;
           } else {
-            return failure(prefix + "--sort " + in_quotes(args[used + 1]) + " is not size or age");
+            return failure(prefix + "--sort " + in_quotes(args[used + 1]) +
+                           " is not size, age or rate");
           }
           sort_given = true;
           used += 2;
@@ -255,7 +258,8 @@ std::string to_request_line(const AdminRequest& request) {
       if (request.top > 0) {
         line.append(" ").append(kTopOption).append(" ").append(std::to_string(request.top));
       }
-      if (request.sort_by_age) line.append(" ").append(kSortOption).append(" age");
+      if (request.sort == QueueOrder::age) line.append(" ").append(kSortOption).append(" age");
+      if (request.sort == QueueOrder::rate) line.append(" ").append(kSortOption).append(" rate");
       break;
     case AdminCommand::messages:
       line.append(" ").append(request.domain);

@@ -2,7 +2,7 @@
 //
 // The wire form is the words of bulkqctl's command line, one request per line:
 //
-//   status | queues [--top N] [--sort size|age] | domain D | messages D [--page N] | pause D
+//   status | queues [--top N] [--sort size|age|rate] | domain D | messages D [--page N] | pause D
 //   | resume D | flush [D] | dns D
 //   | release D | release --all | metrics | reload
 //
@@ -27,13 +27,17 @@ inline constexpr std::size_t kMaxAdminRequestLength = 4096;
 // `queues --top N` takes 1 ≤ N ≤ kMaxQueuesTop.
 inline constexpr std::uint32_t kMaxQueuesTop = 100000;
 
+// `queues --sort`: most recipients (waiting and in flight), longest-waiting head, or most
+// recipients delivered per second lately first.
+enum class QueueOrder : std::uint8_t { size, age, rate };
+
 struct AdminRequest {
   AdminCommand command = AdminCommand::status;
-  std::string domain;        // canonical (normalise_domain); empty when the command has none
-  std::uint32_t top = 0;     // queues --top N; 0 when not given
-  bool sort_by_age = false;  // queues --sort age (oldest waiting first); size otherwise
-  std::uint32_t page = 0;    // messages D --page N (1 = the first); 0 when not given
-  bool all = false;          // release --all
+  std::string domain;     // canonical (normalise_domain); empty when the command has none
+  std::uint32_t top = 0;  // queues --top N; 0 when not given
+  QueueOrder sort = QueueOrder::size;  // queues --sort size|age|rate
+  std::uint32_t page = 0;              // messages D --page N (1 = the first); 0 when not given
+  bool all = false;                    // release --all
 
   friend bool operator==(const AdminRequest&, const AdminRequest&) = default;
 };

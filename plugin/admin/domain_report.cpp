@@ -23,6 +23,7 @@ void append_row(std::string& out, const QueueRow& row) {
   json_member(out, "oldest_seconds", row.oldest_seconds);
   json_member(out, "backoff_seconds", row.backoff_seconds);
   json_member(out, "paused", row.paused);
+  json_member(out, "rate", std::optional<double>(row.rate));
   json_close(out, '}');
 }
 
@@ -103,12 +104,18 @@ void append_dns(std::string& out, const DomainReport& report);
 }  // namespace
 
 std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now, std::uint32_t top,
-                                 QueueOrder order) {
+                                 QueueOrder order,
+                                 const std::function<double(std::string_view)>& rate_of) {
   std::vector<QueueRow> rows;
   rows.reserve(queues.queue_count());
-  queues.for_each_queue([&](const DomainQueue& queue) { rows.push_back(queue_row(queue, now)); });
+  queues.for_each_queue([&](const DomainQueue& queue) {
+    rows.push_back(queue_row(queue, now));
+    if (rate_of) rows.back().rate = rate_of(queue.domain());
+  });
   const auto before = [order](const QueueRow& a, const QueueRow& b) {
-    if (order == QueueOrder::age) {
+    if (order == QueueOrder::rate) {
+      if (a.rate != b.rate) return a.rate > b.rate;
+    } else if (order == QueueOrder::age) {
       if (a.oldest_seconds != b.oldest_seconds) return a.oldest_seconds > b.oldest_seconds;
     } else {
       const std::uint64_t size_a = a.waiting + a.in_flight;
@@ -164,6 +171,31 @@ std::string domain_reply_json(const DomainReport& report) {
   json_close(out, ']');
   out += ',';
   append_dns(out, report);
+  out += ',';
+  json_name(out, "shaping");
+  if (report.shaping) {
+    const DomainShapingReport& s = *report.shaping;
+    out += '{';
+    json_member(out, "destination", std::string_view(s.destination));
+    json_member(out, "policy", std::string_view(s.policy));
+    json_member(out, "adaptive", s.adaptive);
+    json_member(out, "state", std::string_view(s.state));
+    json_member(out, "sessions", std::uint64_t{s.sessions});
+    json_member(out, "members", std::uint64_t{s.members});
+    json_member(out, "concurrency", std::uint64_t{s.concurrency});
+    json_member(out, "max_connections", std::uint64_t{s.max_connections});
+    json_member(out, "rate", s.rate);
+    json_member(out, "max_rate", s.max_rate);
+    json_member(out, "deferred_share", std::optional<double>(s.deferred_share));
+    json_member(out, "window_transactions", std::uint64_t{s.window_transactions});
+    json_member(out, "mean_latency_ms", s.mean_latency_ms);
+    json_member(out, "suspended_seconds", s.suspended_seconds);
+    json_member(out, "decreases", s.decreases);
+    json_member(out, "increases", s.increases);
+    json_close(out, '}');
+  } else {
+    out += "null";
+  }
   out += "}}";
   return out;
 }
@@ -324,6 +356,21 @@ std::string metrics_text(const EngineStatus& s, const std::vector<QueueRow>& top
   metric(out, "bulkq_dns_cache_entries", "gauge", "Domains in the DNS cache.", d.dns_cache_entries);
   metric(out, "bulkq_batches_waited_on_dns_total", "counter", "Batches that waited for DNS.",
          d.batches_waited_on_dns);
+  metric(out, "bulkq_destinations", "gauge", "Destinations (connection budgets) known.",
+         d.destinations);
+  metric(out, "bulkq_destinations_backing_off", "gauge",
+         "Destinations whose controller last slowed them down.", d.destinations_backing_off);
+  metric(out, "bulkq_destinations_suspended", "gauge", "Destinations stopped by a response rule.",
+         d.destinations_suspended);
+  metric(out, "bulkq_rate_deferrals_total", "counter",
+         "Batches put back for a destination's rate or suspension.", d.rate_deferrals);
+  metric(out, "bulkq_concurrency_holds_total", "counter",
+         "Batches put back because the destination's connections were all busy.",
+         d.concurrency_holds);
+  metric(out, "bulkq_shaping_decreases_total", "counter",
+         "Decisions that slowed a destination down.", d.shaping_decreases);
+  metric(out, "bulkq_response_rule_matches_total", "counter",
+         "Destination replies a response rule matched.", d.rule_matches);
   const VolumeStatus& v = s.volume;
   metric(out, "bulkq_volume_messages", "gauge", "Bulk messages counted this quota period.",
          v.messages);

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "admin/admin_request.h"
 #include "admin/engine_status.h"
 #include "core/clock.h"
 #include "core/message_table.h"
@@ -20,8 +22,6 @@
 namespace bulkq {
 
 // Largest first; the order `queues` lists them in.
-enum class QueueOrder : std::uint8_t { size, age };
-
 // One domain queue as `queues` shows it.
 struct QueueRow {
   std::string domain;
@@ -31,14 +31,16 @@ struct QueueRow {
   std::int64_t oldest_seconds = 0;   // how long the head recipient has waited
   std::int64_t backoff_seconds = 0;  // until the next attempt may start; 0 = none
   bool paused = false;
+  double rate = 0;  // recipients delivered per second, lately (DeliveryEngine::recent_rate)
   friend bool operator==(const QueueRow&, const QueueRow&) = default;
 };
 
 [[nodiscard]] QueueRow queue_row(const DomainQueue& queue, TimePoint now);
 
 // The queue rows of every queue (or the first `top`, when not 0), in `order`, ties by name.
-[[nodiscard]] std::vector<QueueRow> queue_rows(const QueueMap& queues, TimePoint now,
-                                               std::uint32_t top, QueueOrder order);
+[[nodiscard]] std::vector<QueueRow> queue_rows(
+    const QueueMap& queues, TimePoint now, std::uint32_t top, QueueOrder order,
+    const std::function<double(std::string_view domain)>& rate_of = {});
 // {"ok":true,"queues":N,"shown":[…rows…]}
 [[nodiscard]] std::string queues_reply_json(const std::vector<QueueRow>& rows,
                                             std::uint64_t total_queues);
@@ -73,6 +75,26 @@ struct DomainDnsHost {
 };
 
 // Everything `domain D` shows.
+// A destination's shaping (`domain D`), once the domain was sent to.
+struct DomainShapingReport {
+  std::string destination;  // "example.com", or "mx:HOST,HOST" when MX rollup shares it
+  std::string policy;       // the [shaping.domain] pattern; empty: the defaults
+  bool adaptive = false;
+  std::string state;  // probing, steady, backing_off, suspended
+  std::uint32_t sessions = 0;
+  std::uint32_t members = 0;  // domains known to share the destination
+  std::uint32_t concurrency = 0;
+  std::uint32_t max_connections = 0;
+  std::optional<double> rate;  // messages per second; none = unlimited
+  std::optional<double> max_rate;
+  double deferred_share = 0;  // 4xx share of the current window
+  std::uint32_t window_transactions = 0;
+  std::int64_t mean_latency_ms = 0;
+  std::int64_t suspended_seconds = -1;  // left of a suspension; -1: none
+  std::uint64_t decreases = 0;
+  std::uint64_t increases = 0;
+};
+
 struct DomainReport {
   std::string domain;
   std::optional<QueueRow> queue;  // none: no mail waits for it now
@@ -89,6 +111,7 @@ struct DomainReport {
   std::int64_t dns_age_seconds = -1;
   std::int64_t dns_expires_in_seconds = 0;
   std::vector<DomainDnsHost> dns_hosts;
+  std::optional<DomainShapingReport> shaping;
 };
 
 [[nodiscard]] std::string domain_reply_json(const DomainReport& report);

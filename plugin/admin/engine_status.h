@@ -44,6 +44,14 @@ struct DeliveryStatus {
   std::uint64_t dns_misses = 0;
   std::uint64_t dns_stale_served = 0;
   std::uint64_t batches_waited_on_dns = 0;
+  // Shaping.
+  std::uint64_t destinations = 0;  // destinations known now (a domain, or MX rollup's shared one)
+  std::uint64_t destinations_backing_off = 0;  // whose controller last slowed them down
+  std::uint64_t destinations_suspended = 0;    // stopped by a response rule now
+  std::uint64_t rate_deferrals = 0;     // batches put back for a destination's rate or suspension
+  std::uint64_t concurrency_holds = 0;  // batches put back: the destination's connections all busy
+  std::uint64_t shaping_decreases = 0;  // decisions that slowed a destination down
+  std::uint64_t rule_matches = 0;       // replies a response rule matched
   friend bool operator==(const DeliveryStatus&, const DeliveryStatus&) = default;
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,9 @@ inline void json_member(std::string& out, std::string_view name, std::string_vie
   append_json_string(out, value);
   out += ',';
 }
+
+// A number with up to six significant digits ("12.5", "0.1"); none is null.
+void json_member(std::string& out, std::string_view name, std::optional<double> value);
 
 // Replaces the ',' after the last member or element with `bracket` ('}' or ']'), or appends
 // it to an empty object or array.

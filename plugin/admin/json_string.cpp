@@ -1,7 +1,10 @@
 #include "admin/json_string.h"
 
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
 
+#include "admin/json_object_writer.h"
 #include "core/utf8.h"
 
 namespace bulkq {
@@ -64,6 +67,18 @@ void append_json_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+void json_member(std::string& out, std::string_view name, std::optional<double> value) {
+  json_name(out, name);
+  if (value && std::isfinite(*value)) {
+    char text[32];
+    const int n = std::snprintf(text, sizeof text, "%.6g", *value);
+    out.append(text, static_cast<std::size_t>(n));
+  } else {
+    out += "null";
+  }
+  out += ',';
 }
 
 }  // namespace bulkq

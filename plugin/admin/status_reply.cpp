@@ -59,6 +59,13 @@ std::string status_reply_json(const EngineStatus& status) {
   json_member(out, "dns_misses", d.dns_misses);
   json_member(out, "dns_stale_served", d.dns_stale_served);
   json_member(out, "batches_waited_on_dns", d.batches_waited_on_dns);
+  json_member(out, "destinations", d.destinations);
+  json_member(out, "destinations_backing_off", d.destinations_backing_off);
+  json_member(out, "destinations_suspended", d.destinations_suspended);
+  json_member(out, "rate_deferrals", d.rate_deferrals);
+  json_member(out, "concurrency_holds", d.concurrency_holds);
+  json_member(out, "shaping_decreases", d.shaping_decreases);
+  json_member(out, "rule_matches", d.rule_matches);
   json_close(out, '}');
   out += ',';
   const VolumeStatus& v = status.volume;

@@ -285,6 +285,64 @@ struct QuotaConfig {
   friend bool operator==(const QuotaConfig&, const QuotaConfig&) = default;
 };
 
+// What a response rule does ([[shaping.rules]]; shaping/response_rules.h).
+enum class ShapingRuleAction : std::uint8_t { suspend, scale_rate, bounce };
+
+[[nodiscard]] constexpr std::string_view to_string(ShapingRuleAction action) {
+  switch (action) {
+    case ShapingRuleAction::suspend:
+      return "suspend";
+    case ShapingRuleAction::scale_rate:
+      return "scale_rate";
+    case ShapingRuleAction::bounce:
+      return "bounce";
+  }
+  return "unknown";
+}
+
+// One response rule: a pattern on a destination's reply ("CODE ENHANCED TEXT") and its action.
+struct ShapingRuleSetting {
+  std::string pattern;
+  bool regex = false;  // false: a case-insensitive substring
+  ShapingRuleAction action = ShapingRuleAction::suspend;
+  std::uint32_t suspend = 0;  // seconds (action = suspend)
+  double rate_factor = 0;     // 0 < f < 1 (action = scale_rate)
+  friend bool operator==(const ShapingRuleSetting&, const ShapingRuleSetting&) = default;
+};
+
+// Limits for the destinations of one domain or domain pattern ([shaping.domain."PATTERN"]):
+// "example.com" (that domain) or "*.example.com" (its subdomains). An unset key takes the general
+// value ([shaping], [delivery]).
+struct DestinationSetting {
+  std::string pattern;
+  std::optional<std::uint32_t> max_connections;
+  std::optional<std::uint32_t> max_messages_per_connection;
+  std::optional<double> max_rate;  // messages per second; 0 = no limit
+  std::optional<TlsSetting> tls;
+  std::optional<bool> adaptive;
+  std::optional<std::uint32_t> retry_min;
+  std::optional<std::uint32_t> retry_max;
+  std::optional<std::uint32_t> domain_backoff_min;
+  std::optional<std::uint32_t> domain_backoff_max;
+  friend bool operator==(const DestinationSetting&, const DestinationSetting&) = default;
+};
+
+// Per-destination shaping ([shaping]). A destination is what one connection budget covers: a
+// domain, or with mx_rollup every domain (matched by the same [shaping.domain] entry) whose MX
+// hosts are the same.
+struct ShapingConfig {
+  bool adaptive = true;  // learn each destination's speed; false: the static limits only
+  bool mx_rollup = true;
+  std::uint32_t initial_connections = 2;    // where a destination starts (adaptive)
+  double max_rate = 0;                      // messages per second per destination; 0 = no limit
+  double initial_rate = 10;                 // the first rate a destination gets when it pushes back
+  double min_rate = 0.1;                    // the floor the controller never undercuts
+  bool default_rules = true;                // the built-in rules, after the file's own
+  std::vector<ShapingRuleSetting> rules;    // [[shaping.rules]], in file order
+  std::vector<DestinationSetting> domains;  // [shaping.domain."…"], sorted by pattern
+  friend bool operator==(const ShapingConfig&, const ShapingConfig&) = default;
+};
+
 struct Config {
   LogConfig log;
   SchedulerLimits scheduler;
@@ -301,6 +359,7 @@ struct Config {
   DeliveryConfig delivery;
   DnsConfig dns;
   QuotaConfig quota;
+  ShapingConfig shaping;
 };
 
 }  // namespace bulkq

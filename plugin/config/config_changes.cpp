@@ -43,10 +43,62 @@ std::vector<std::string_view> changed_settings(const Config& before, const Confi
   note(before.journal.directory != after.journal.directory, "journal.directory");
   note(before.journal.map_size_mib != after.journal.map_size_mib, "journal.map_size");
   note(before.journal.sync_interval_ms != after.journal.sync_interval_ms, "journal.sync_interval");
-  note(before.delivery != after.delivery, "delivery");
+  const DeliveryConfig& d0 = before.delivery;
+  const DeliveryConfig& d1 = after.delivery;
+  note(d0.enabled != d1.enabled, "delivery.enabled");
+  note(d0.mode != d1.mode, "delivery.mode");
+  note(d0.relay_host != d1.relay_host || d0.relay_port != d1.relay_port, "delivery.relay");
+  note(d0.port != d1.port, "delivery.port");
+  note(d0.helo_name != d1.helo_name, "delivery.helo_name");
+  note(d0.max_connections != d1.max_connections, "delivery.max_connections");
+  note(d0.max_connections_per_domain != d1.max_connections_per_domain,
+       "delivery.max_connections_per_domain");
+  note(d0.max_messages_per_connection != d1.max_messages_per_connection,
+       "delivery.max_messages_per_connection");
+  note(d0.connection_idle_time != d1.connection_idle_time, "delivery.connection_idle_time");
+  note(d0.connection_reuse_time != d1.connection_reuse_time, "delivery.connection_reuse_time");
+  note(d0.max_idle_connections != d1.max_idle_connections, "delivery.max_idle_connections");
+  note(d0.tls != d1.tls, "delivery.tls");
+  note(d0.tls_policy != d1.tls_policy, "delivery.tls_policy");
+  note(d0.retry_min != d1.retry_min, "delivery.retry_min");
+  note(d0.retry_max != d1.retry_max, "delivery.retry_max");
+  note(d0.domain_backoff_min != d1.domain_backoff_min, "delivery.domain_backoff_min");
+  note(d0.domain_backoff_max != d1.domain_backoff_max, "delivery.domain_backoff_max");
+  note(d0.max_queue_lifetime != d1.max_queue_lifetime, "delivery.max_queue_lifetime");
+  note(d0.timeouts != d1.timeouts, "delivery.timeouts");
+  note(d0.sendmail != d1.sendmail, "delivery.sendmail");
+  note(d0.dsn_relay_host != d1.dsn_relay_host || d0.dsn_relay_port != d1.dsn_relay_port,
+       "delivery.dsn_relay");
+  note(d0.accounting_log != d1.accounting_log, "delivery.accounting_log");
   note(before.dns != after.dns, "dns");
   note(before.quota != after.quota, "quota");
+  note(before.shaping != after.shaping, "shaping");
   return changed;
+}
+
+bool applies_on_reload(std::string_view key) {
+  static constexpr std::string_view kLive[] = {
+      "log.level",
+      "delivery.max_connections",
+      "delivery.max_connections_per_domain",
+      "delivery.max_messages_per_connection",
+      "delivery.connection_idle_time",
+      "delivery.connection_reuse_time",
+      "delivery.max_idle_connections",
+      "delivery.tls",
+      "delivery.tls_policy",
+      "delivery.retry_min",
+      "delivery.retry_max",
+      "delivery.domain_backoff_min",
+      "delivery.domain_backoff_max",
+      "delivery.max_queue_lifetime",
+      "delivery.timeouts",
+      "shaping",
+  };
+  for (std::string_view live : kLive) {
+    if (key == live) return true;
+  }
+  return false;
 }
 
 }  // namespace bulkq

@@ -24,6 +24,8 @@
 #include "core/utf8.h"
 #include "intake/client_network.h"
 #include "intake/intake_handoff.h"
+#include "shaping/response_rules.h"
+#include "shaping/shaping_settings.h"
 
 namespace bulkq {
 namespace {
@@ -835,6 +837,36 @@ void apply_dns_prefetch_queues(const toml::value& value, const std::string& key,
   apply_number(value, key, 0, 1000, config.dns.prefetch_queues, errors);
 }
 
+// The [shaping] rules that need the whole file: limits that contradict each other, and rules
+// the matcher refuses (a bad regular expression).
+void check_shaping_relations(const Config& config, Errors& errors) {
+  const ShapingConfig& s = config.shaping;
+  if (s.min_rate > s.initial_rate) {
+    errors.push_back({0, "shaping.min_rate: larger than shaping.initial_rate"});
+  }
+  if (s.max_rate > 0 && s.min_rate > s.max_rate) {
+    errors.push_back({0, "shaping.min_rate: larger than shaping.max_rate"});
+  }
+  for (const DestinationSetting& d : s.domains) {
+    const std::string where = "shaping.domain." + key_part(d.pattern) + ".";
+    const std::uint32_t retry_min = d.retry_min.value_or(config.delivery.retry_min);
+    const std::uint32_t retry_max = d.retry_max.value_or(config.delivery.retry_max);
+    if (retry_max < retry_min) errors.push_back({0, where + "retry_max: smaller than retry_min"});
+    const std::uint32_t backoff_min =
+        d.domain_backoff_min.value_or(config.delivery.domain_backoff_min);
+    const std::uint32_t backoff_max =
+        d.domain_backoff_max.value_or(config.delivery.domain_backoff_max);
+    if (backoff_max < backoff_min) {
+      errors.push_back({0, where + "domain_backoff_max: smaller than domain_backoff_min"});
+    }
+    if (d.max_rate && *d.max_rate > 0 && s.min_rate > *d.max_rate) {
+      errors.push_back({0, where + "max_rate: smaller than shaping.min_rate"});
+    }
+  }
+  const ResponseRulesResult compiled = ResponseRules::make(response_rules_of(s));
+  if (!compiled.ok()) errors.push_back({0, "shaping.rules: " + compiled.error});
+}
+
 // Rules between keys, checked once the whole file is read.
 void check_relations(const Config& config, Errors& errors) {
   const DeliveryConfig& d = config.delivery;
@@ -853,6 +885,7 @@ void check_relations(const Config& config, Errors& errors) {
   if (config.dns.negative_max_ttl < config.dns.negative_min_ttl) {
     errors.push_back({0, "dns.negative_max_ttl: smaller than dns.negative_min_ttl"});
   }
+  check_shaping_relations(config, errors);
 }
 
 // The schema: every table and key bulkq.toml may hold, each spelled here once.
@@ -1092,6 +1125,258 @@ constexpr std::array kQuotaKeys{
     KeyRule{"sender_domains", apply_quota_sender_domains},
 };
 
+// --- [shaping] --------------------------------------------------------------------------------
+
+constexpr double kMaxRate = 1e6;  // messages per second: far beyond any one destination
+
+// An integer or a float within [min, max].
+std::optional<double> decimal_value(const toml::value& value, const std::string& key, double min,
+                                    double max, Errors& errors) {
+  double number = 0;
+  if (value.is_integer()) {
+    number = static_cast<double>(value.as_integer());
+  } else if (value.is_floating()) {
+    number = value.as_floating();
+  } else {
+    report(errors, value, key, "expected a number, got " + type_name(value));
+    return std::nullopt;
+  }
+  if (!(number >= min && number <= max)) {  // also refuses nan
+    std::ostringstream text;
+    text << number << " is out of range (expected " << min << " to " << max << ")";
+    report(errors, value, key, text.str());
+    return std::nullopt;
+  }
+  return number;
+}
+
+void apply_shaping_adaptive(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.shaping.adaptive = *on;
+}
+void apply_shaping_mx_rollup(const toml::value& value, const std::string& key, Config& config,
+                             Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.shaping.mx_rollup = *on;
+}
+void apply_shaping_default_rules(const toml::value& value, const std::string& key, Config& config,
+                                 Errors& errors) {
+  if (auto on = boolean_value(value, key, errors)) config.shaping.default_rules = *on;
+}
+void apply_shaping_initial_connections(const toml::value& value, const std::string& key,
+                                       Config& config, Errors& errors) {
+  apply_number(value, key, 1, 1000, config.shaping.initial_connections, errors);
+}
+void apply_shaping_max_rate(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto rate = decimal_value(value, key, 0, kMaxRate, errors)) config.shaping.max_rate = *rate;
+}
+void apply_shaping_initial_rate(const toml::value& value, const std::string& key, Config& config,
+                                Errors& errors) {
+  if (auto rate = decimal_value(value, key, 0.001, kMaxRate, errors))
+    config.shaping.initial_rate = *rate;
+}
+void apply_shaping_min_rate(const toml::value& value, const std::string& key, Config& config,
+                            Errors& errors) {
+  if (auto rate = decimal_value(value, key, 0.001, kMaxRate, errors))
+    config.shaping.min_rate = *rate;
+}
+
+// [[shaping.rules]]: { pattern = "…", regex = false, action = "suspend", suspend = 300,
+// rate_factor = 0.5 }, in file order (the first rule that matches wins).
+void apply_shaping_rules(const toml::value& value, const std::string& key, Config& config,
+                         Errors& errors) {
+  if (!value.is_array()) {
+    report(errors, value, key,
+           "expected an array of tables ([[shaping.rules]]), got " + type_name(value));
+    return;
+  }
+  std::vector<ShapingRuleSetting> rules;
+  bool all_valid = true;
+  std::size_t position = 0;
+  for (const toml::value& entry : value.as_array()) {
+    const std::string entry_key = key + "[" + std::to_string(++position) + "]";
+    if (!entry.is_table()) {
+      report(errors, entry, entry_key, "expected a table, got " + type_name(entry));
+      all_valid = false;
+      continue;
+    }
+    ShapingRuleSetting rule;
+    bool has_pattern = false;
+    bool has_action = false;
+    const bool valid_before = all_valid;
+    all_valid = true;  // this entry's own keys, below
+    for (const auto& [name, item] : entry.as_table()) {
+      const std::string item_key = entry_key + "." + key_part(name);
+      if (name == "pattern") {
+        auto text = string_value(item, item_key, errors);
+        if (text) {
+          rule.pattern = *text;
+          has_pattern = true;
+        }
+        all_valid = all_valid && text.has_value();
+      } else if (name == "regex") {
+        auto on = boolean_value(item, item_key, errors);
+        if (on) rule.regex = *on;
+        all_valid = all_valid && on.has_value();
+      } else if (name == "action") {
+        auto text = string_value(item, item_key, errors);
+        bool known = false;
+        for (ShapingRuleAction a : {ShapingRuleAction::suspend, ShapingRuleAction::scale_rate,
+                                    ShapingRuleAction::bounce}) {
+          if (text && *text == to_string(a)) {
+            rule.action = a;
+            known = true;
+          }
+        }
+        if (text && !known) {
+          report(
+              errors, item, item_key,
+              "unknown action " + in_quotes(*text) + " (expected suspend, scale_rate or bounce)");
+        }
+        has_action = known;
+        all_valid = all_valid && known;
+      } else if (name == "suspend") {
+        auto seconds = integer_value(item, item_key, 1, 86400, errors);
+        if (seconds) rule.suspend = static_cast<std::uint32_t>(*seconds);
+        all_valid = all_valid && seconds.has_value();
+      } else if (name == "rate_factor") {
+        auto factor = decimal_value(item, item_key, 0.001, 0.999, errors);
+        if (factor) rule.rate_factor = *factor;
+        all_valid = all_valid && factor.has_value();
+      } else {
+        report(errors, item, item_key,
+               "unknown key (expected pattern, regex, action, suspend or rate_factor)");
+        all_valid = false;
+      }
+    }
+    const bool keys_valid = all_valid;
+    all_valid = valid_before && keys_valid;
+    if (!keys_valid) continue;  // the key's own error says enough
+    if (!has_pattern || !has_action) {
+      report(errors, entry, entry_key, "a rule needs a pattern and an action");
+      all_valid = false;
+      continue;
+    }
+    if (rule.action == ShapingRuleAction::suspend && rule.suspend == 0) {
+      report(errors, entry, entry_key, "action \"suspend\" needs suspend = SECONDS");
+      all_valid = false;
+    }
+    if (rule.action == ShapingRuleAction::scale_rate && rule.rate_factor == 0) {
+      report(errors, entry, entry_key, "action \"scale_rate\" needs rate_factor = F (0 < F < 1)");
+      all_valid = false;
+    }
+    rules.push_back(std::move(rule));
+  }
+  if (all_valid) config.shaping.rules = std::move(rules);
+}
+
+// "example.com" or "*.example.com", canonical; empty with an error otherwise.
+std::string destination_pattern(const std::string& text, std::string& error) {
+  const bool wildcard = text.starts_with("*.");
+  const DomainNameResult canonical = normalise_domain(wildcard ? text.substr(2) : text);
+  if (!canonical.ok()) {
+    error = "not a domain or *.domain pattern: " + canonical.error;
+    return {};
+  }
+  return wildcard ? "*." + canonical.canonical : canonical.canonical;
+}
+
+// [shaping.domain."PATTERN"]: limits for the destinations of a domain or of a domain's subdomains.
+void apply_shaping_domain(const toml::value& value, const std::string& key, Config& config,
+                          Errors& errors) {
+  if (!value.is_table()) {
+    report(errors, value, key,
+           "expected a table of \"domain\" = { limits }, got " + type_name(value));
+    return;
+  }
+  std::vector<DestinationSetting> domains;
+  bool all_valid = true;
+  for (const auto& [name, limits] : value.as_table()) {
+    const std::string entry_key = key + "." + key_part(name);
+    std::string error;
+    DestinationSetting entry;
+    entry.pattern = destination_pattern(name, error);
+    if (!error.empty()) {
+      report(errors, limits, entry_key, error);
+      all_valid = false;
+      continue;
+    }
+    if (!limits.is_table()) {
+      report(errors, limits, entry_key, "expected a table of limits, got " + type_name(limits));
+      all_valid = false;
+      continue;
+    }
+    for (const auto& [item_name, item] : limits.as_table()) {
+      const std::string item_key = entry_key + "." + key_part(item_name);
+      bool ok = true;
+      const auto number = [&](std::int64_t min, std::int64_t max,
+                              std::optional<std::uint32_t>& into) {
+        auto n = integer_value(item, item_key, min, max, errors);
+        if (n) into = static_cast<std::uint32_t>(*n);
+        ok = n.has_value();
+      };
+      if (item_name == "max_connections") {
+        number(1, 1000, entry.max_connections);
+      } else if (item_name == "max_messages_per_connection") {
+        number(1, 100000, entry.max_messages_per_connection);
+      } else if (item_name == "max_rate") {
+        auto rate = decimal_value(item, item_key, 0, kMaxRate, errors);
+        if (rate) entry.max_rate = *rate;
+        ok = rate.has_value();
+      } else if (item_name == "tls") {
+        auto tls = tls_value(item, item_key, errors);
+        if (tls) entry.tls = *tls;
+        ok = tls.has_value();
+      } else if (item_name == "adaptive") {
+        auto on = boolean_value(item, item_key, errors);
+        if (on) entry.adaptive = *on;
+        ok = on.has_value();
+      } else if (item_name == "retry_min") {
+        number(1, kMaxSeconds, entry.retry_min);
+      } else if (item_name == "retry_max") {
+        number(1, kMaxSeconds, entry.retry_max);
+      } else if (item_name == "domain_backoff_min") {
+        number(1, kMaxSeconds, entry.domain_backoff_min);
+      } else if (item_name == "domain_backoff_max") {
+        number(1, kMaxSeconds, entry.domain_backoff_max);
+      } else {
+        report(errors, item, item_key,
+               "unknown key (expected max_connections, max_messages_per_connection, max_rate, "
+               "tls, adaptive, retry_min, retry_max, domain_backoff_min or domain_backoff_max)");
+        ok = false;
+      }
+      all_valid = all_valid && ok;
+    }
+    const auto same =
+        std::find_if(domains.begin(), domains.end(),
+                     [&](const DestinationSetting& d) { return d.pattern == entry.pattern; });
+    if (same != domains.end()) {
+      report(errors, limits, entry_key,
+             "the pattern " + in_quotes(entry.pattern) + " is listed twice");
+      all_valid = false;
+      continue;
+    }
+    domains.push_back(std::move(entry));
+  }
+  std::sort(domains.begin(), domains.end(),
+            [](const DestinationSetting& a, const DestinationSetting& b) {
+              return a.pattern < b.pattern;
+            });
+  if (all_valid) config.shaping.domains = std::move(domains);
+}
+
+constexpr std::array kShapingKeys{
+    KeyRule{"adaptive", apply_shaping_adaptive},
+    KeyRule{"mx_rollup", apply_shaping_mx_rollup},
+    KeyRule{"initial_connections", apply_shaping_initial_connections},
+    KeyRule{"max_rate", apply_shaping_max_rate},
+    KeyRule{"initial_rate", apply_shaping_initial_rate},
+    KeyRule{"min_rate", apply_shaping_min_rate},
+    KeyRule{"default_rules", apply_shaping_default_rules},
+    KeyRule{"rules", apply_shaping_rules},
+    KeyRule{"domain", apply_shaping_domain},
+};
+
 constexpr std::array kTables{
     TableRule{"log", kLogKeys},         TableRule{"scheduler", kSchedulerKeys},
     TableRule{"admin", kAdminKeys},     TableRule{"bulk", kBulkKeys},
@@ -1099,6 +1384,7 @@ constexpr std::array kTables{
     TableRule{"intake", kIntakeKeys},   TableRule{"postfix", kPostfixKeys},
     TableRule{"journal", kJournalKeys}, TableRule{"delivery", kDeliveryKeys},
     TableRule{"dns", kDnsKeys},         TableRule{"quota", kQuotaKeys},
+    TableRule{"shaping", kShapingKeys},
 };
 
 // "a, b or c", for the "expected …" part of a message.

@@ -20,6 +20,7 @@ namespace bulkq {
 enum class QueueHold : std::uint8_t {
   paused = 1U << 0,            // an administrator paused the domain
   connection_limit = 1U << 1,  // as many sessions to the domain are open as it may have
+  destination_busy = 1U << 2,  // its destination (MX rollup) has all the sessions it may have
 };
 
 class DomainQueue {

@@ -1,6 +1,8 @@
 #include "delivery/delivery_engine.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <utility>
 
@@ -10,6 +12,9 @@
 namespace bulkq {
 
 namespace {
+
+// Batches one pump() may put back (a destination busy or out of tokens) before it yields.
+constexpr std::size_t kMaxHandBacksPerPump = 1024;
 
 // How much content one call into the spool reader passes on: about one write buffer.
 constexpr std::size_t kContentChunkBytes = 64 * 1024;
@@ -50,6 +55,9 @@ struct DeliveryEngine::Flight {
   std::size_t kept_endpoint = 0;
   std::size_t connection_messages = 0;  // messages the connection carried before this batch
   TimePoint connection_opened{};
+  std::string destination;    // the Destination key its session is counted against
+  TimePoint sent_at{};        // when its messages went to a session (latency)
+  bool rate_limited = false;  // messages were left for later: the destination's rate
 };
 
 DeliveryEngine::DeliveryEngine(const Clock& clock, Scheduler& scheduler, Journal& journal,
@@ -67,8 +75,44 @@ DeliveryEngine::DeliveryEngine(const Clock& clock, Scheduler& scheduler, Journal
       options_(std::move(options)),
       log_(std::move(log)),
       accounting_(std::move(accounting)),
-      schedule_(options_.retry),
-      random_(options_.random_seed) {}
+      random_(options_.random_seed) {
+  build_policies();
+}
+
+void DeliveryEngine::build_policies() {
+  DestinationPolicy fallback;
+  fallback.limits = options_.shaping;
+  fallback.limits.max_connections = options_.max_connections_per_domain;
+  fallback.adaptive = options_.adaptive;
+  fallback.max_messages_per_connection = options_.max_messages_per_connection;
+  fallback.retry = options_.retry;
+  policies_ = DestinationPolicies(std::move(fallback), options_.destination_policies);
+  schedules_.clear();
+  for (std::size_t i = 0; i < policies_.size(); ++i)
+    schedules_.emplace_back(policies_[i].retry);
+}
+
+void DeliveryEngine::reconfigure(DeliveryEngineOptions options) {
+  options.helo_name = options_.helo_name;
+  options.reporting_host = options_.reporting_host;
+  options.group_commit = options_.group_commit;
+  options.random_seed = options_.random_seed;
+  options_ = std::move(options);
+  build_policies();
+  // The destinations go (their holds released first); sessions in flight count against none.
+  const TimePoint now = clock_.now();
+  for (auto& [key, destination] : destinations_) {
+    for (const std::string& domain : destination.held)
+      (void)scheduler_.queues().set_hold(domain, QueueHold::destination_busy, false, now);
+  }
+  destinations_.clear();
+  destination_of_.clear();
+  for (auto& [id, flight] : flights_)
+    flight->destination.clear();
+  // Idle connections past the new limits close as they are next looked at.
+  while (idle_count_ > options_.max_idle_connections)
+    close_longest_idle();
+}
 
 DeliveryEngine::~DeliveryEngine() = default;
 
@@ -77,12 +121,19 @@ bool DeliveryEngine::pump() {
   refile_due(now);
   if (!starting_) return false;
   sweep_idle();
+  forget_idle_destinations(now);
   bool started = false;
+  std::size_t handed_back = 0;
   while (flights_.size() < options_.max_connections) {
     Batch batch;
     if (!scheduler_.next_batch(batch)) break;
-    start_batch(std::move(batch), now);
-    started = true;
+    // The time now, not the round's: the scheduler selects by the clock as it is, so a queue
+    // deferred to a destination's next token must be judged by the same clock when it is back.
+    if (start_batch(std::move(batch), clock_.now())) {
+      started = true;
+    } else if (++handed_back >= kMaxHandBacksPerPump) {
+      break;  // each hand-back holds or defers its queue; this only bounds one round's work
+    }
   }
   if (started) prefetch_next(now);
   return started;
@@ -98,6 +149,11 @@ DeliveryCounters DeliveryEngine::counters() const {
   c.sessions_open = flights_.size();
   c.waiting_retry = waiting_count_;
   c.connections_idle = idle_count_;
+  c.destinations = destinations_.size();
+  for (const auto& [key, destination] : destinations_) {
+    if (destination.shaper.state() == ShapingState::backing_off) ++c.destinations_backing_off;
+    if (destination.shaper.state() == ShapingState::suspended) ++c.destinations_suspended;
+  }
   return c;
 }
 
@@ -115,14 +171,31 @@ std::string utc_stamp(TimePoint t) {
 }
 }  // namespace
 
-void DeliveryEngine::note_reply(const std::string& domain, std::string line) {
-  auto it = last_replies_.find(domain);
-  if (it == last_replies_.end()) {
+DeliveryEngine::DomainHistory& DeliveryEngine::history_for(const std::string& domain) {
+  auto it = history_.find(domain);
+  if (it == history_.end()) {
     // A bounded memory: past the cap, an arbitrary domain's history makes room.
-    if (last_replies_.size() >= kDomainsWithReplies) last_replies_.erase(last_replies_.begin());
-    it = last_replies_.emplace(domain, std::vector<std::string>{}).first;
+    if (history_.size() >= kDomainsWithReplies) history_.erase(history_.begin());
+    it = history_.emplace(domain, DomainHistory{}).first;
   }
-  std::vector<std::string>& lines = it->second;
+  return it->second;
+}
+
+namespace {
+constexpr double kRateTimeConstantSeconds = 60;
+double decayed(double rate, TimePoint at, TimePoint now) {
+  const double elapsed = std::chrono::duration<double>(now - at).count();
+  return elapsed <= 0 ? rate : rate * std::exp(-elapsed / kRateTimeConstantSeconds);
+}
+}  // namespace
+
+double DeliveryEngine::recent_rate(std::string_view domain, TimePoint now) const {
+  const auto it = history_.find(std::string(domain));
+  return it == history_.end() ? 0 : decayed(it->second.delivered_rate, it->second.rate_at, now);
+}
+
+void DeliveryEngine::note_reply(const std::string& domain, std::string line) {
+  std::vector<std::string>& lines = history_for(domain).replies;
   // The same outcome again only moves to the end (its time is the newest).
   const std::string_view what = std::string_view(line).substr(line.find(' ') + 1);
   const auto same = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
@@ -171,8 +244,27 @@ DeliveryDomainState DeliveryEngine::domain_state(std::string_view domain) const 
   }
   if (const auto it = backoff_.find(key); it != backoff_.end())
     state.consecutive_failures = it->second.consecutive_failures();
-  if (const auto it = last_replies_.find(key); it != last_replies_.end())
-    state.last_replies = it->second;
+  if (const auto it = history_.find(key); it != history_.end())
+    state.last_replies = it->second.replies;
+  const auto mapped = destination_of_.find(key);
+  if (mapped == destination_of_.end()) return state;
+  const auto found = destinations_.find(mapped->second);
+  if (found == destinations_.end()) return state;
+  const Destination& d = found->second;
+  const DestinationPolicy& policy = policies_[d.policy];
+  DestinationState view;
+  view.name = d.key.substr(d.key.find('|') + 1);
+  view.policy = policy.pattern;
+  view.adaptive = policy.adaptive;
+  view.sessions = d.sessions;
+  for (const auto& [member, destination_key] : destination_of_) {
+    if (destination_key == d.key) ++view.members;
+  }
+  view.concurrency = concurrency_of(d);
+  view.max_connections = policy.limits.max_connections;
+  view.max_rate = policy.limits.max_rate;
+  view.shaping = d.shaper.snapshot(clock_.now());
+  state.destination = std::move(view);
   return state;
 }
 
@@ -280,16 +372,31 @@ void DeliveryEngine::prefetch_next(TimePoint now) {
 }
 
 TlsPolicy DeliveryEngine::tls_for(std::string_view domain) const {
-  const auto it = options_.tls_by_domain.find(domain);
-  return it == options_.tls_by_domain.end() ? options_.tls : it->second;
+  if (const auto it = options_.tls_by_domain.find(domain); it != options_.tls_by_domain.end())
+    return it->second;
+  return policy_for(domain).tls.value_or(options_.tls);
 }
 
-void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
+bool DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
+  // The destination its last route showed; none before its first route (on_route counts it).
+  Destination* destination = known_destination(batch.domain);
+  if (destination != nullptr && !admit(*destination, batch.domain, now)) {
+    hand_back(batch);
+    return false;
+  }
   auto flight = std::make_unique<Flight>();
   flight->id = next_flight_id_++;
   flight->batch = std::move(batch);
   flight->started = now;
   const std::string& domain = flight->batch.domain;
+  std::uint32_t cap = first_concurrency(domain);
+  if (destination != nullptr) {
+    ++destination->sessions;
+    destination->last_used = now;
+    flight->destination = destination->key;
+    cap = concurrency_of(*destination);
+    if (destination->sessions >= cap) hold_for_destination(*destination, domain, now);
+  }
   const std::uint32_t sessions = ++domain_sessions_[domain];
   // A further session to a domain opens only while a full batch is waiting for it: a trickle
   // (mail still arriving) gathers into the next batch of the session already open instead of
@@ -297,7 +404,7 @@ void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   const DomainQueue* queue = scheduler_.queues().find(domain);
   const bool full_batch_waiting =
       queue != nullptr && queue->size() >= scheduler_.limits().batch_max_recipients;
-  if (sessions >= options_.max_connections_per_domain || !full_batch_waiting) {
+  if (sessions >= cap || !full_batch_waiting) {
     (void)scheduler_.queues().set_hold(domain, QueueHold::connection_limit, true, now);
   }
   const std::uint64_t id = flight->id;
@@ -305,6 +412,7 @@ void DeliveryEngine::start_batch(Batch&& batch, TimePoint now) {
   flights_.emplace(id, std::move(flight));
   routes_.route(domain_copy, now,
                 [this, id](RouteAnswer answer) { on_route(id, std::move(answer)); });
+  return true;
 }
 
 void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
@@ -330,6 +438,28 @@ void DeliveryEngine::on_route(std::uint64_t flight_id, RouteAnswer answer) {
     finish(flight, flight.results);
     return;
   }
+  // The route names the destination: with MX rollup, the one its MX hosts share.
+  const TimePoint now = clock_.now();
+  Destination& destination = destination_for(batch.domain, flight.route, now);
+  if (destination.key != flight.destination) {
+    if (Destination* before = find_destination(flight.destination)) {
+      --before->sessions;
+      release_destination(*before, now);
+    }
+    flight.destination = destination.key;
+    ++destination.sessions;
+    destination.last_used = now;
+    if (destination.sessions > concurrency_of(destination) ||
+        destination.shaper.next_allowed(now) > now) {
+      // Its budget is in use by other domains of the destination, or it must wait: back to
+      // the queue, untried, which admit() then holds or defers.
+      flight.results.assign(batch.recipients.size(), RecipientResult{});
+      for (RecipientResult& r : flight.results)
+        r.not_attempted = true;
+      finish(flight, flight.results);
+      return;
+    }
+  }
   if (auto idle = take_idle(flight.route, tls_for(batch.domain))) {
     flight.kept = std::move(idle->second.connection);
     flight.kept_endpoint = idle->first;
@@ -346,10 +476,13 @@ void DeliveryEngine::send_flight(Flight& flight) {
   flight.results.assign(n, RecipientResult{});
   flight.decided.assign(n, false);
   flight.diagnostics.assign(n, std::string());
+  flight.rate_limited = false;
+  const std::size_t per_connection = policy_for(batch.domain).max_messages_per_connection;
   const std::size_t message_budget =
-      options_.max_messages_per_connection > flight.connection_messages
-          ? options_.max_messages_per_connection - flight.connection_messages
-          : 1;
+      per_connection > flight.connection_messages ? per_connection - flight.connection_messages : 1;
+  const TimePoint now = clock_.now();
+  flight.sent_at = now;
+  Destination* destination = find_destination(flight.destination);
   SmtpSessionRequest request;
   request.endpoints = flight.route.endpoints;
   request.client_name = options_.helo_name;
@@ -367,7 +500,11 @@ void DeliveryEngine::send_flight(Flight& flight) {
         flight.decided[first + k] = true;
       }
     };
-    if (request.messages.size() >= message_budget) {
+    if (!flight.rate_limited && request.messages.size() < message_budget &&
+        destination != nullptr && !destination->shaper.may_start_message(now)) {
+      flight.rate_limited = true;  // this and the rest wait for the destination's next tokens
+    }
+    if (request.messages.size() >= message_budget || flight.rate_limited) {
       // Beyond this connection's share: straight back to the head of the queue, no attempt spent.
       RecipientResult later;
       later.outcome.recipient = RecipientOutcome::retry;
@@ -533,18 +670,30 @@ void DeliveryEngine::on_session_done(std::uint64_t flight_id, SmtpSessionResult 
       const SmtpVerdict& verdict = message.recipients[k].verdict;
       r.outcome = verdict.transport ? classify_transport(*verdict.transport)
                                     : classify_reply(verdict.reply, verdict.stage);
+      if (!verdict.transport && r.outcome.recipient == RecipientOutcome::retry) {
+        // A response rule may say this temporary reply will never turn into a delivery.
+        const ResponseRule* rule = options_.response_rules.match(verdict.reply);
+        if (rule != nullptr && rule->action == ResponseAction::bounce) {
+          r.outcome.recipient = RecipientOutcome::bounced;
+          r.outcome.domain = DomainAction::none;
+          r.outcome.status.klass = 5;
+          r.outcome.text += " (bounced by the response rule \"" + rule->pattern + "\")";
+        }
+      }
       if (verdict.transport && !result.failure_detail.empty()) {
         r.outcome.text += " (" + result.failure_detail + ")";
       }
       flight.diagnostics[indexes[k]] = diagnostic_of(verdict);
     }
   }
+  feed_shaper(flight, result, clock_.now());
   if (result.connection) {
     const TimePoint now = clock_.now();
     const TimePoint opened = result.reused ? flight.connection_opened : flight.started;
     const std::size_t used = use;
     if (starting_ && endpoint && *endpoint < flight.route.endpoints.size() &&
-        result.connection->idle() && used < options_.max_messages_per_connection &&
+        result.connection->idle() &&
+        used < policy_for(flight.batch.domain).max_messages_per_connection &&
         now - opened < options_.connection_reuse_time) {
       keep_idle(IdleConnection{std::move(result.connection), flight.route.endpoints[*endpoint],
                                tls_for(flight.batch.domain), used, opened, now});
@@ -568,7 +717,8 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
     const MessageRecord& record = scheduler_.messages()[batch.recipients[i].message];
     // A recipient left out of the session was not tried: it cannot have expired by failing.
     if (!r.dropped && !r.not_attempted) {
-      r.outcome = apply_lifetime(std::move(r.outcome), schedule_.expired(arrival_of(record), now));
+      r.outcome = apply_lifetime(std::move(r.outcome),
+                                 schedule_for(batch.domain).expired(arrival_of(record), now));
     }
     if (r.outcome.domain == DomainAction::back_off) domain_failed = true;
     if (r.outcome.recipient == RecipientOutcome::delivered) domain_ok = true;
@@ -631,6 +781,17 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
   if (accounting_ && !accounting_buffer_.empty()) accounting_(accounting_buffer_);
   accounting_buffer_.clear();
 
+  std::size_t delivered = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (outcomes[i] == RecipientOutcome::delivered) ++delivered;
+  }
+  if (delivered > 0) {
+    DomainHistory& history = history_for(batch.domain);
+    history.delivered_rate = decayed(history.delivered_rate, history.rate_at, now) +
+                             static_cast<double>(delivered) / kRateTimeConstantSeconds;
+    history.rate_at = now;
+  }
+
   const std::size_t finished_before = awaiting_removal_.size();
   scheduler_.complete(batch, outcomes, awaiting_removal_);
   const bool any_finished = awaiting_removal_.size() > finished_before;
@@ -638,13 +799,19 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
   const std::string domain = batch.domain;
   if (!waiting.empty()) {
     const std::uint32_t attempts = waiting.front().attempts + 1U;
-    const TimePoint due = schedule_.next_attempt(now, attempts, random_);
+    const TimePoint due = schedule_for(domain).next_attempt(now, attempts, random_);
     waiting_count_ += waiting.size();
     waiting_.emplace(due, Waiting{domain, std::move(waiting)});
   }
   if (domain_ok) backoff_[domain].record_success();
+  Destination* destination = find_destination(flight.destination);
+  if (flight.rate_limited && !domain_failed && destination != nullptr) {
+    // The rest waits for the destination's next tokens (or the end of its suspension).
+    (void)scheduler_.queues().defer(domain, destination->shaper.next_allowed(now), now);
+    ++counters_.rate_deferrals;
+  }
   if (domain_failed) {
-    const TimePoint until = backoff_[domain].record_failure(now, schedule_, random_);
+    const TimePoint until = backoff_[domain].record_failure(now, schedule_for(domain), random_);
     ++counters_.domain_backoffs;
     if (scheduler_.queues().defer(domain, until, now)) {
       log(LogLevel::info, domain + ": deferring new connections for " + format_delay(until - now) +
@@ -654,6 +821,11 @@ void DeliveryEngine::finish(Flight& flight, std::vector<RecipientResult>& result
     }
   }
   flights_.erase(flight.id);  // `flight` and `batch` die here
+  if (destination != nullptr) {
+    if (destination->sessions > 0) --destination->sessions;
+    destination->last_used = now;
+    release_destination(*destination, now);
+  }
   release_connection(domain);
   (void)any_finished;
   if (!options_.group_commit) (void)commit();
@@ -833,6 +1005,244 @@ bool DeliveryEngine::write_journal() {
   pending_bits_.clear();
   pending_record_removals_.clear();
   return true;
+}
+
+// --- shaping -----------------------------------------------------------------------------------
+
+namespace {
+
+// Destinations unused this long are forgotten (their learnt speed with them); the sweep that
+// looks for them runs at most this often.
+constexpr Duration kForgetDestinationAfter = std::chrono::hours(1);
+constexpr Duration kDestinationSweepInterval = std::chrono::minutes(1);
+// Distinct replies of one session a response rule is tried on: bounded regex work per session.
+constexpr std::size_t kRuleMatchesPerSession = 16;
+
+// A 4xx that is about one address or mailbox (4.1.x, 4.2.x: mailbox full, greylisting's 4.2.0),
+// about too many recipients in one transaction (4.5.3), or says it greylists: it tells nothing
+// about sending speed, and would make a greylisting destination look like one pushing back.
+bool says_nothing_about_speed(const SmtpStatus& reply) {
+  if (reply.enhanced_class == 4 &&
+      (reply.subject == 1 || reply.subject == 2 || (reply.subject == 5 && reply.detail == 3)))
+    return true;
+  const std::string_view text(reply.text);
+  static constexpr std::string_view kGreylist = "greylist";
+  const auto it =
+      std::search(text.begin(), text.end(), kGreylist.begin(), kGreylist.end(),
+                  [](char a, char b) { return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b; });
+  return it != text.end();
+}
+
+// One transaction as the shaper counts it; none when a transport failure cut it short (that
+// counts as a connection failure) or it was never sent.
+std::optional<TransactionResult> transaction_result(const SmtpMessageResult& message) {
+  if (!message.attempted || message.content_failed) return std::nullopt;
+  const SmtpStatus* decisive = nullptr;
+  if (message.mail_reply && message.mail_reply->code >= 400) {
+    decisive = &*message.mail_reply;
+  } else if (message.data_end_reply) {
+    if (message.data_end_reply->code < 400) return TransactionResult::accepted;
+    decisive = &*message.data_end_reply;
+  } else if (message.data_reply && message.data_reply->code >= 400) {
+    decisive = &*message.data_reply;
+  } else {
+    // Each recipient's final word: any 2xx means the transaction went through.
+    for (const SmtpRecipientResult& r : message.recipients) {
+      if (r.verdict.transport || r.verdict.local) continue;
+      if (r.verdict.reply.code >= 200 && r.verdict.reply.code < 300)
+        return TransactionResult::accepted;
+      if (decisive == nullptr && r.verdict.reply.code >= 400) decisive = &r.verdict.reply;
+    }
+  }
+  if (decisive == nullptr) return std::nullopt;
+  if (decisive->code >= 500 || says_nothing_about_speed(*decisive))
+    return TransactionResult::permanent;
+  return TransactionResult::temporary;
+}
+
+std::string format_rate(const std::optional<double>& rate) {
+  if (!rate) return "unlimited";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f/s", *rate);
+  return text;
+}
+
+}  // namespace
+
+DeliveryEngine::Destination* DeliveryEngine::known_destination(const std::string& domain) {
+  const auto known = destination_of_.find(domain);
+  return known == destination_of_.end() ? nullptr : find_destination(known->second);
+}
+
+std::uint32_t DeliveryEngine::first_concurrency(std::string_view domain) const {
+  const DestinationPolicy& policy = policy_for(domain);
+  return policy.adaptive
+             ? std::clamp(policy.limits.initial_connections, 1U, policy.limits.max_connections)
+             : policy.limits.max_connections;
+}
+
+DeliveryEngine::Destination& DeliveryEngine::destination_for(const std::string& domain,
+                                                             const RouteAnswer& route,
+                                                             TimePoint now) {
+  const std::size_t policy = policies_.find(domain);
+  std::string key;
+  if (options_.mx_rollup && !route.endpoints.empty()) {
+    // The MX host names (addresses when a route has none), sorted: the same set, the same
+    // destination, whichever domain's MX records name it.
+    std::vector<std::string_view> hosts;
+    for (std::size_t i = 0; i < route.endpoints.size(); ++i) {
+      const bool named = i < route.endpoint_hosts.size() && !route.endpoint_hosts[i].empty();
+      hosts.emplace_back(named ? route.endpoint_hosts[i] : route.endpoints[i].address);
+    }
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+    key = std::to_string(policy) + "|mx:";
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      if (i > 0) key += ',';
+      key += hosts[i];
+    }
+  } else {
+    key = std::to_string(policy) + "|" + domain;
+  }
+  destination_of_[domain] = key;
+  auto it = destinations_.find(key);
+  if (it == destinations_.end()) {
+    const DestinationPolicy& p = policies_[policy];
+    ShapingLimits limits = p.limits;
+    if (!p.adaptive) {
+      // Static: start at the limits and stay there (nothing is fed back).
+      limits.initial_connections = limits.max_connections;
+      if (limits.max_rate) limits.initial_rate = *limits.max_rate;
+    }
+    it = destinations_
+             .emplace(key, Destination{key, policy, DomainShaper(limits, now), 0, {}, now, 0})
+             .first;
+  }
+  return it->second;
+}
+
+DeliveryEngine::Destination* DeliveryEngine::find_destination(const std::string& key) {
+  const auto it = destinations_.find(key);
+  return it == destinations_.end() ? nullptr : &it->second;
+}
+
+std::uint32_t DeliveryEngine::concurrency_of(const Destination& destination) const {
+  const DestinationPolicy& policy = policies_[destination.policy];
+  return policy.adaptive ? destination.shaper.concurrency() : policy.limits.max_connections;
+}
+
+bool DeliveryEngine::admit(Destination& destination, const std::string& domain, TimePoint now) {
+  if (destination.sessions >= concurrency_of(destination)) {
+    hold_for_destination(destination, domain, now);
+    ++counters_.concurrency_holds;
+    return false;
+  }
+  const TimePoint allowed = destination.shaper.next_allowed(now);
+  if (allowed > now) {
+    (void)scheduler_.queues().defer(domain, allowed, now);
+    ++counters_.rate_deferrals;
+    return false;
+  }
+  return true;
+}
+
+void DeliveryEngine::hold_for_destination(Destination& destination, const std::string& domain,
+                                          TimePoint now) {
+  if (!scheduler_.queues().set_hold(domain, QueueHold::destination_busy, true, now)) return;
+  if (std::find(destination.held.begin(), destination.held.end(), domain) == destination.held.end())
+    destination.held.push_back(domain);
+}
+
+void DeliveryEngine::release_destination(Destination& destination, TimePoint now) {
+  if (destination.held.empty() || destination.sessions >= concurrency_of(destination)) return;
+  for (const std::string& domain : destination.held)
+    (void)scheduler_.queues().set_hold(domain, QueueHold::destination_busy, false, now);
+  destination.held.clear();
+}
+
+void DeliveryEngine::hand_back(const Batch& batch) {
+  const std::vector<RecipientOutcome> outcomes(batch.recipients.size(),
+                                               RecipientOutcome::untouched);
+  scheduler_.complete(batch, outcomes, awaiting_removal_);
+}
+
+void DeliveryEngine::feed_shaper(const Flight& flight, const SmtpSessionResult& result,
+                                 TimePoint now) {
+  Destination* destination = find_destination(flight.destination);
+  if (destination == nullptr || !policies_[destination->policy].adaptive) return;
+  DomainShaper& shaper = destination->shaper;
+
+  // Response rules first: a "too many connections" should slow the next batch, not only the
+  // window's verdict. Each distinct refusal of the session is tried once.
+  std::vector<const SmtpStatus*> refusals;
+  const auto note = [&](const std::optional<SmtpStatus>& reply) {
+    if (reply && reply->code >= 400) refusals.push_back(&*reply);
+  };
+  note(result.session_reply);
+  bool content_failed = false;
+  std::size_t attempted = 0;
+  for (const SmtpMessageResult& message : result.messages) {
+    if (message.attempted) ++attempted;
+    content_failed = content_failed || message.content_failed;
+    note(message.mail_reply);
+    note(message.data_reply);
+    note(message.data_end_reply);
+    for (const SmtpRecipientResult& r : message.recipients) {
+      if (!r.verdict.transport && !r.verdict.local && r.verdict.reply.code >= 400)
+        refusals.push_back(&r.verdict.reply);
+    }
+  }
+  std::vector<std::string_view> tried;
+  for (const SmtpStatus* reply : refusals) {
+    if (tried.size() >= kRuleMatchesPerSession) break;
+    if (std::find(tried.begin(), tried.end(), reply->text) != tried.end()) continue;
+    tried.emplace_back(reply->text);
+    const ResponseRule* rule = options_.response_rules.match(*reply);
+    if (rule == nullptr) continue;
+    ++counters_.rule_matches;
+    if (rule->action != ResponseAction::bounce) shaper.on_response_rule(now, *rule);
+  }
+
+  // Each transaction, with the batch's time spread over them as its latency.
+  const Duration latency =
+      attempted == 0 ? Duration::zero() : (now - flight.sent_at) / static_cast<int>(attempted);
+  for (const SmtpMessageResult& message : result.messages) {
+    if (const std::optional<TransactionResult> r = transaction_result(message))
+      shaper.on_transaction(now, latency, *r);
+  }
+  // A refused, timed-out or reset connection, a TLS failure, a 4xx greeting: the destination
+  // may be overloaded. A failure to read our own held file is not its doing.
+  const bool session_refused =
+      result.session_reply && result.session_reply->code >= 400 && result.session_reply->code < 500;
+  if ((result.failure && !content_failed) || session_refused) shaper.on_connection_failure(now);
+
+  const ShapingSnapshot after = shaper.snapshot(now);
+  if (after.decreases != destination->decreases_seen) {
+    counters_.shaping_decreases += after.decreases - destination->decreases_seen;
+    destination->decreases_seen = after.decreases;
+    log(LogLevel::info, destination->key.substr(destination->key.find('|') + 1) +
+                            ": slowing down to " + std::to_string(after.concurrency) +
+                            " connection(s), " + format_rate(after.rate) + " (" +
+                            std::string(to_string(after.state)) + ")");
+  }
+}
+
+void DeliveryEngine::forget_idle_destinations(TimePoint now) {
+  if (now < next_destination_sweep_) return;
+  next_destination_sweep_ = now + kDestinationSweepInterval;
+  bool forgot = false;
+  for (auto it = destinations_.begin(); it != destinations_.end();) {
+    const Destination& d = it->second;
+    if (d.sessions == 0 && d.held.empty() && now - d.last_used >= kForgetDestinationAfter) {
+      it = destinations_.erase(it);
+      forgot = true;
+    } else {
+      ++it;
+    }
+  }
+  if (!forgot) return;
+  for (auto it = destination_of_.begin(); it != destination_of_.end();)
+    it = destinations_.contains(it->second) ? std::next(it) : destination_of_.erase(it);
 }
 
 std::uint64_t DeliveryEngine::withdraw_waiting(

@@ -50,9 +50,12 @@
 #include "core/scheduler.h"
 #include "delivery/delivery_log_line.h"
 #include "delivery/delivery_outcome.h"
+#include "delivery/destination_policy.h"
 #include "delivery/retry_schedule.h"
 #include "delivery/smtp_session.h"
 #include "journal/journal.h"
+#include "shaping/domain_shaper.h"
+#include "shaping/response_rules.h"
 #include "spool/spool_adapter.h"
 
 namespace bulkq {
@@ -111,15 +114,41 @@ struct DeliveryEngineOptions {
   // false: every session's outcomes are committed when it ends. true: they wait for commit(),
   // which the event loop calls once per round, so sessions ending together share one fsync.
   bool group_commit = false;
+
+  // Shaping. A destination is one connection budget with its own DomainShaper: a domain, or
+  // with mx_rollup the domains (of one policy) whose MX hosts (the route's host names) are the
+  // same. The default policy: `shaping` with max_connections = max_connections_per_domain, and
+  // max_messages_per_connection, retry and tls above; destination_policies override it by domain
+  // pattern. adaptive = false keeps every destination at its static limits (bulkqd's
+  // configuration turns it on).
+  ShapingLimits shaping;
+  bool adaptive = false;
+  bool mx_rollup = false;
+  std::vector<DestinationPolicy> destination_policies;
+  ResponseRules response_rules;
+};
+
+// One destination's shaping, for `bulkqctl domain`.
+struct DestinationState {
+  std::string name;    // "example.com", or "mx:mx1.example.net,mx2.example.net" (rollup)
+  std::string policy;  // the [shaping.domain] pattern, or "" for the default
+  bool adaptive = false;
+  std::uint32_t sessions = 0;
+  std::uint32_t members = 0;  // domains known to send through it
+  std::uint32_t concurrency = 0;
+  std::uint32_t max_connections = 0;
+  std::optional<double> max_rate;
+  ShapingSnapshot shaping;
 };
 
 // One destination's delivery state, for `bulkqctl domain`.
 struct DeliveryDomainState {
   std::uint32_t sessions_open = 0;
-  std::uint64_t waiting_retry = 0;          // recipients waiting out their own retry delay
-  TimePoint next_retry = TimePoint::max();  // the first of them due
-  std::uint32_t consecutive_failures = 0;   // domain-level failures in a row (backoff)
-  std::vector<std::string> last_replies;    // newest last: "time outcome reply"
+  std::uint64_t waiting_retry = 0;              // recipients waiting out their own retry delay
+  TimePoint next_retry = TimePoint::max();      // the first of them due
+  std::uint32_t consecutive_failures = 0;       // domain-level failures in a row (backoff)
+  std::vector<std::string> last_replies;        // newest last: "time outcome reply"
+  std::optional<DestinationState> destination;  // once the domain was sent to
 };
 
 struct DeliveryCounters {
@@ -137,6 +166,14 @@ struct DeliveryCounters {
   std::uint64_t dropped = 0;           // recipients whose held file was gone
   std::uint64_t domain_backoffs = 0;
   std::uint64_t waiting_retry = 0;  // recipients waiting for their retry time now
+  // Shaping.
+  std::uint64_t destinations = 0;              // destinations known now
+  std::uint64_t destinations_backing_off = 0;  // whose last decision was a decrease
+  std::uint64_t destinations_suspended = 0;    // stopped by a response rule now
+  std::uint64_t rate_deferrals = 0;     // batches put back: the destination's rate or suspension
+  std::uint64_t concurrency_holds = 0;  // batches put back: the destination's sessions all busy
+  std::uint64_t shaping_decreases = 0;  // decisions that slowed a destination down
+  std::uint64_t rule_matches = 0;       // replies a response rule matched
 };
 
 // One line for the delivery log (Postfix-shaped) at a level; the accounting log gets a session's
@@ -154,7 +191,7 @@ class DeliveryEngine {
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
   // Refiles recipients whose retry time came, starts batches while sessions are free, and asks
-  // for the next queues' DNS ahead. True if it started anything.
+  // for the next queues' DNS ahead. True if it started a batch.
   bool pump();
 
   // Makes the finished bits of ended sessions durable (one journal transaction with the record
@@ -186,6 +223,12 @@ class DeliveryEngine {
   // delay are queued again now, and its backoff ends. Returns the recipients requeued.
   std::uint64_t flush(std::string_view domain);
 
+  // bulkqctl reload / SIGHUP: new limits, TLS policies, retry schedules, timeouts, connection
+  // reuse and shaping settings (helo_name, reporting_host, group_commit and the random seed stay).
+  // Every destination starts learning afresh; sessions in flight finish as they are, and
+  // recipients waiting out a retry delay keep the time they were given.
+  void reconfigure(DeliveryEngineOptions options);
+
   [[nodiscard]] DeliveryDomainState domain_state(std::string_view domain) const;
 
   // bulkqctl release: calls `visit` first for each message a session in flight carries (in_flight
@@ -195,6 +238,10 @@ class DeliveryEngine {
   std::uint64_t withdraw_waiting(
       const std::function<bool(MessageIndex message, std::string_view domain, bool in_flight)>&
           visit);
+
+  // Recipients delivered to `domain` per second lately: an exponentially decaying average with a
+  // one-minute time constant (0 for a domain not delivered to lately). For `queues --sort rate`.
+  [[nodiscard]] double recent_rate(std::string_view domain, TimePoint now) const;
 
   // The earliest time a recipient waiting out its retry delay or a backing-off queue becomes
   // due, or TimePoint::max() when none waits.
@@ -228,7 +275,46 @@ class DeliveryEngine {
     bool not_attempted = false;  // beyond the connection's message limit: simply requeued
   };
 
-  void start_batch(Batch&& batch, TimePoint now);
+  // One connection budget and its controller (see DeliveryEngineOptions::shaping).
+  struct Destination {
+    std::string key;  // "POLICY|NAME"
+    std::size_t policy = 0;
+    DomainShaper shaper;
+    std::uint32_t sessions = 0;
+    std::vector<std::string> held;  // domains held out (destination_busy) until a session ends
+    TimePoint last_used{};
+    std::uint64_t decreases_seen = 0;  // the shaper's count when it was last logged
+  };
+
+  // False when the batch went straight back to its queue (its destination busy or waiting).
+  bool start_batch(Batch&& batch, TimePoint now);
+  void build_policies();
+  // Shaping: the destination `route` makes `domain` part of (with MX rollup, the one of its MX
+  // host set; else the domain's own), created on first use; remembered as the domain's.
+  Destination& destination_for(const std::string& domain, const RouteAnswer& route, TimePoint now);
+  // The destination the domain's last route showed, if any.
+  [[nodiscard]] Destination* known_destination(const std::string& domain);
+  [[nodiscard]] Destination* find_destination(const std::string& key);
+  // The sessions a domain not routed yet may open: its policy's first concurrency.
+  [[nodiscard]] std::uint32_t first_concurrency(std::string_view domain) const;
+  [[nodiscard]] std::uint32_t concurrency_of(const Destination& destination) const;
+  // May `domain` start a batch to `destination` now? If not, its queue is held (sessions all
+  // busy) or deferred (rate, suspension) and false returned.
+  bool admit(Destination& destination, const std::string& domain, TimePoint now);
+  void hold_for_destination(Destination& destination, const std::string& domain, TimePoint now);
+  // A session to `destination` ended: domains held for its budget may run again.
+  void release_destination(Destination& destination, TimePoint now);
+  // Puts a batch back untouched (no attempt counted).
+  void hand_back(const Batch& batch);
+  // What the session's replies say about the destination's speed.
+  void feed_shaper(const Flight& flight, const SmtpSessionResult& result, TimePoint now);
+  void forget_idle_destinations(TimePoint now);
+  [[nodiscard]] const DestinationPolicy& policy_for(std::string_view domain) const {
+    return policies_[policies_.find(domain)];
+  }
+  [[nodiscard]] const RetrySchedule& schedule_for(std::string_view domain) const {
+    return schedules_[policies_.find(domain)];
+  }
   void on_route(std::uint64_t flight_id, RouteAnswer answer);
   // Builds the flight's messages and sends them over its kept connection or a new session.
   void send_flight(Flight& flight);
@@ -267,7 +353,6 @@ class DeliveryEngine {
   AccountingSink accounting_;
   std::function<void(std::uint64_t)> on_removed_;
   std::function<void()> before_journal_batch_;
-  RetrySchedule schedule_;
   RetryRandom random_;
   bool starting_ = true;
 
@@ -278,12 +363,24 @@ class DeliveryEngine {
   std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
   std::size_t idle_count_ = 0;
   std::unordered_map<std::string, DomainBackoff> backoff_;
-  // The last few distinct outcomes per domain (bounded: see note_reply).
-  std::unordered_map<std::string, std::vector<std::string>> last_replies_;
+  // Per domain, bounded (see history_for): the last few distinct outcomes, and a decaying count
+  // of recipients delivered (recent_rate).
+  struct DomainHistory {
+    std::vector<std::string> replies;
+    double delivered_rate = 0;  // recipients per second as of rate_at
+    TimePoint rate_at{};
+  };
+  std::unordered_map<std::string, DomainHistory> history_;
+  DomainHistory& history_for(const std::string& domain);
   void note_reply(const std::string& domain, std::string line);
   std::multimap<TimePoint, Waiting> waiting_;
   std::uint64_t waiting_count_ = 0;
   DeliveryCounters counters_;
+  DestinationPolicies policies_;
+  std::vector<RetrySchedule> schedules_;  // by policy
+  std::unordered_map<std::string, Destination> destinations_;
+  std::unordered_map<std::string, std::string> destination_of_;  // domain → destination key
+  TimePoint next_destination_sweep_{};
   std::vector<const DomainQueue*> next_queues_;  // scratch for prefetch
   std::string accounting_buffer_;                // this session's accounting lines
   struct PendingBits {

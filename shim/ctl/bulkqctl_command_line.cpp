@@ -30,7 +30,7 @@ constexpr std::string_view kUsage =
     "  dns DOMAIN                 the cached DNS data for DOMAIN\n"
     "  release DOMAIN | --all     hand held messages back to the MTA (unfinished recipients)\n"
     "  metrics                    metrics in Prometheus text format\n"
-    "  reload                     re-read the configuration (not in this version: SIGHUP)\n"
+    "  reload                     re-read the configuration: limits and shaping apply at once\n"
     "\n"
     "exit status: 0 ok, 1 the request failed, 2 usage error\n";
 

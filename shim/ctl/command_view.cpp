@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -38,6 +40,14 @@ class Reader {
     const JsonValue* value = need(object, name, JsonValue::Kind::string, path);
     return value == nullptr ? std::string() : terminal_safe(value->text);
   }
+  // A number as the reply spelt it (fractions too), or `absent` when it is null.
+  std::string decimal(const JsonValue* object, std::string_view name, std::string_view path,
+                      std::string_view absent) {
+    const JsonValue* value = object == nullptr ? nullptr : object->member(name);
+    if (value != nullptr && value->kind == JsonValue::Kind::null) return std::string(absent);
+    value = need(object, name, JsonValue::Kind::number, path);
+    return value == nullptr ? std::string() : terminal_safe(value->text);
+  }
   std::string number(const JsonValue* object, std::string_view name, std::string_view path) {
     const JsonValue* value = need(object, name, JsonValue::Kind::number, path);
     if (value == nullptr) return {};
@@ -57,6 +67,17 @@ class Reader {
   std::string& error_;
 };
 
+// "12.3" of a JSON number's spelling; the text itself when it is not a plain number.
+std::string one_decimal(const std::string& number) {
+  char* end = nullptr;
+  const double value = std::strtod(number.c_str(), &end);
+  if (number.empty() || end != number.c_str() + number.size() || !(value >= 0 && value < 1e12))
+    return number.empty() ? std::string("-") : number;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
 std::string seconds_text(const std::string& seconds) {
   return seconds.empty() || seconds == "0" ? "-" : seconds + "s";
 }
@@ -71,7 +92,7 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
   const std::string total = read.number(&root, "queues", "reply");
   if (!error.empty()) return failure(error);
   struct Line {
-    std::string domain, waiting, in_flight, oldest, backoff;
+    std::string domain, waiting, in_flight, rate, oldest, backoff;
     bool paused = false;
   };
   std::vector<Line> lines;
@@ -80,6 +101,10 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
     line.domain = read.text(&row, "domain", "shown[]");
     line.waiting = read.number(&row, "waiting", "shown[]");
     line.in_flight = read.number(&row, "in_flight", "shown[]");
+    // Absent from a daemon that predates it.
+    line.rate = row.member("rate") == nullptr
+                    ? std::string("-")
+                    : one_decimal(read.decimal(&row, "rate", "shown[]", "-"));
     line.oldest = seconds_text(read.number(&row, "oldest_seconds", "shown[]"));
     line.backoff = seconds_text(read.number(&row, "backoff_seconds", "shown[]"));
     line.paused = read.flag(&row, "paused", "shown[]");
@@ -90,11 +115,11 @@ StatusView queues_view(const JsonValue& root, Reader& read, std::string& error) 
   for (const Line& line : lines)
     width = std::max(width, line.domain.size());
   StatusView view;
-  view.text = pad("DOMAIN", width) + "  WAITING  IN FLIGHT  OLDEST   BACKOFF\n";
+  view.text = pad("DOMAIN", width) + "  WAITING  IN FLIGHT  RATE/S  OLDEST   BACKOFF\n";
   for (const Line& line : lines) {
     view.text += pad(line.domain, width) + "  " + pad(line.waiting, 7) + "  " +
-                 pad(line.in_flight, 9) + "  " + pad(line.oldest, 7) + "  " + pad(line.backoff, 7) +
-                 (line.paused ? "  paused" : "") + '\n';
+                 pad(line.in_flight, 9) + "  " + pad(line.rate, 6) + "  " + pad(line.oldest, 7) +
+                 "  " + pad(line.backoff, 7) + (line.paused ? "  paused" : "") + '\n';
     // Trailing spaces of the last column are not worth keeping.
     while (view.text.size() >= 2 && view.text[view.text.size() - 2] == ' ') {
       view.text.erase(view.text.size() - 2, 1);
@@ -132,6 +157,36 @@ void dns_lines(const JsonValue* dns, Reader& read, std::string& out) {
   }
 }
 
+// The destination's shaping state; one line when the domain was never sent to.
+void shaping_lines(const JsonValue* shaping, Reader& read, std::string& out) {
+  if (shaping == nullptr || shaping->kind != JsonValue::Kind::object) {
+    out += "shaping:         none yet (nothing sent)\n";
+    return;
+  }
+  const std::string_view at = "domain.shaping";
+  const std::string policy = read.text(shaping, "policy", at);
+  out += "shaping:         " + read.text(shaping, "state", at) +
+         (read.flag(shaping, "adaptive", at) ? " (adaptive" : " (static limits") +
+         (policy.empty() ? std::string(", defaults)") : ", policy " + policy + ")") + '\n';
+  out += "  destination:   " + read.text(shaping, "destination", at) + " (" +
+         read.number(shaping, "members", at) + " domain(s))\n";
+  out += "  connections:   " + read.number(shaping, "sessions", at) + " open, " +
+         read.number(shaping, "concurrency", at) + " allowed, at most " +
+         read.number(shaping, "max_connections", at) + '\n';
+  const auto rate = [&](std::string_view name) {
+    const std::string value = read.decimal(shaping, name, at, "");
+    return value.empty() ? std::string("unlimited") : value + " msg/s";
+  };
+  out += "  rate:          " + rate("rate") + " (at most " + rate("max_rate") + ")\n";
+  out += "  window:        " + read.number(shaping, "window_transactions", at) +
+         " transaction(s), 4xx share " + read.decimal(shaping, "deferred_share", at, "-") +
+         ", latency " + read.number(shaping, "mean_latency_ms", at) + " ms\n";
+  const std::string suspended = read.number(shaping, "suspended_seconds", at);
+  if (!suspended.empty() && suspended != "-1") out += "  suspended:     " + suspended + "s more\n";
+  out += "  decisions:     " + read.number(shaping, "decreases", at) + " slower, " +
+         read.number(shaping, "increases", at) + " faster\n";
+}
+
 StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) {
   const JsonValue* domain = read.need(&root, "domain", JsonValue::Kind::object, "reply");
   if (!error.empty()) return failure(error);
@@ -163,6 +218,7 @@ StatusView domain_view(const JsonValue& root, Reader& read, std::string& error) 
   out += "failures in row: " + read.number(domain, "consecutive_failures", "domain") + '\n';
   const JsonValue* dns = read.need(domain, "dns", JsonValue::Kind::object, "domain");
   if (dns != nullptr) dns_lines(dns, read, out);
+  shaping_lines(domain->member("shaping"), read, out);
   const JsonValue* replies = read.need(domain, "last_replies", JsonValue::Kind::array, "domain");
   if (replies != nullptr) {
     out += "last replies:";

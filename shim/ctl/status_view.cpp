@@ -243,6 +243,16 @@ StatusView render_status_view(std::string_view reply) {
     const std::uint64_t dns_misses = delivery.count("dns_misses");
     const std::uint64_t dns_stale = delivery.count("dns_stale_served");
     const std::uint64_t dns_waits = delivery.count("batches_waited_on_dns");
+    // Shaping figures: absent from a daemon that predates them (count() would call that an
+    // error), so read only when there.
+    const bool has_shaping = status_object->member("delivery")->member("destinations") != nullptr;
+    const std::uint64_t destinations = has_shaping ? delivery.count("destinations") : 0;
+    const std::uint64_t backing_off = has_shaping ? delivery.count("destinations_backing_off") : 0;
+    const std::uint64_t suspended = has_shaping ? delivery.count("destinations_suspended") : 0;
+    const std::uint64_t rate_deferrals = has_shaping ? delivery.count("rate_deferrals") : 0;
+    const std::uint64_t busy_holds = has_shaping ? delivery.count("concurrency_holds") : 0;
+    const std::uint64_t decreases = has_shaping ? delivery.count("shaping_decreases") : 0;
+    const std::uint64_t rule_matches = has_shaping ? delivery.count("rule_matches") : 0;
     const std::string per_connection =
         connections == 0 ? std::string("-")
                          : number(transactions / connections) + "." +
@@ -270,6 +280,16 @@ StatusView render_status_view(std::string_view reply) {
         {"DNS stale", number(dns_stale)},
         {"waited on DNS", number(dns_waits)},
     };
+    if (has_shaping) {
+      delivery_rows.insert(
+          delivery_rows.end(),
+          {{"destinations", number(destinations) + " (" + number(backing_off) + " backing off, " +
+                                number(suspended) + " suspended)"},
+           {"rate waits", number(rate_deferrals)},
+           {"busy holds", number(busy_holds)},
+           {"slow-downs", number(decreases)},
+           {"rule matches", number(rule_matches)}});
+    }
   }
   const bool has_volume = status_object->member("volume") != nullptr;
   std::vector<std::pair<std::string, std::string>> volume_rows;

@@ -5,7 +5,7 @@
 namespace bulkq {
 
 std::string answer_admin_request(const AdminRequest& request, const StatusBoard& board,
-                                 const AskScheduler& ask) {
+                                 const AskScheduler& ask, const ReloadConfiguration& reload) {
   switch (request.command) {
     case AdminCommand::status:
       return status_reply_json(board.latest());
@@ -27,6 +27,7 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
       return std::move(*reply);
     }
     case AdminCommand::reload:
+      if (reload) return reload();
       break;
   }
   // Every command is listed above, so -Wswitch points here when a new one is added.

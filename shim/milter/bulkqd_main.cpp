@@ -37,7 +37,6 @@
 #include <spdlog/spdlog.h>
 
 #include "admin/status_board.h"
-#include "config/config_changes.h"
 #include "config/config_parser.h"
 #include "core/clock.h"
 #include "core/scheduler.h"
@@ -51,6 +50,7 @@
 #include "milter/admin_peer_names.h"
 #include "milter/admin_server.h"
 #include "milter/bulkqd_command_line.h"
+#include "milter/configuration_reload.h"
 #include "milter/daemon_startup.h"
 #include "milter/daemon_user.h"
 #include "milter/logging.h"
@@ -74,45 +74,6 @@ void print_error(std::string_view message) {
   std::fprintf(stderr, "bulkqd: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 
-// A multi-line configuration error becomes one log line per line.
-void log_lines(spdlog::logger& logger, spdlog::level::level_enum level, const std::string& text) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    logger.log(level, "{}", std::string_view(text).substr(start, end - start));
-    start = end + 1;
-  }
-}
-
-// SIGHUP: only the log level can change while running in this version; every other change is
-// reported as waiting for a restart, and keeps being reported until then.
-void reload_configuration(const std::string& path, bulkq::Config& running, spdlog::logger& logger) {
-  const bulkq::ConfigResult fresh = bulkq::load_config_file(path);
-  if (!fresh.ok()) {
-    logger.error("reload: configuration {} is invalid; the running configuration stays", path);
-    log_lines(logger, spdlog::level::err, fresh.error);
-    return;
-  }
-  std::string waiting;
-  bool level_changed = false;
-  for (std::string_view key : bulkq::changed_settings(running, fresh.config)) {
-    if (key == "log.level") {
-      level_changed = true;
-      continue;
-    }
-    waiting += (waiting.empty() ? "" : ", ") + std::string(key);
-  }
-  if (level_changed) {
-    bulkq::set_log_level(logger, fresh.config.log.level);
-    running.log.level = fresh.config.log.level;
-  }
-  logger.info("reload: configuration {} is valid; log.level is {}{}", path,
-              bulkq::to_string(running.log.level), level_changed ? " (changed)" : "");
-  if (!waiting.empty()) {
-    logger.warn("reload: changed settings that take effect only after a restart: {}", waiting);
-  }
-}
-
 // Returns the exit status once SIGTERM or SIGINT arrives (or the milter stops on its own).
 //
 // libmilter runs a signal thread of its own that also sigwait()s for SIGHUP, SIGTERM and SIGINT
@@ -121,13 +82,13 @@ void reload_configuration(const std::string& path, bulkq::Config& running, spdlo
 // catch one (a signal arriving while a reload runs here), the milter stops, the milter thread
 // raises SIGTERM and bulkqd exits with status 1, saying so — Postfix meanwhile delivers new mail
 // itself (milter_default_action = accept) and a supervisor restarts bulkqd.
-int serve_signals(const sigset_t& signals, const std::string& config_path, bulkq::Config& running,
+int serve_signals(const sigset_t& signals, bulkq::ConfigurationReload& reload,
                   spdlog::logger& logger, const std::atomic<bool>& milter_ended) {
   for (;;) {
     int signal_number = 0;
     if (sigwait(&signals, &signal_number) != 0) continue;
     if (signal_number == SIGHUP) {
-      reload_configuration(config_path, running, logger);
+      (void)reload.reload();  // logs what it did
       continue;
     }
     if (milter_ended.load()) {
@@ -439,19 +400,41 @@ int main(int argc, char** argv) {
 
     // Set once the scheduler thread runs; the admin server asks it for all but `status`.
     std::atomic<bulkq::SchedulerLoop*> admin_loop{nullptr};
+    // SIGHUP and `bulkqctl reload`.
+    bulkq::ConfigurationReloadHooks reload_hooks;
+    reload_hooks.apply_delivery =
+        [&admin_loop](const bulkq::Config& next) -> std::optional<std::string> {
+      bulkq::SchedulerLoop* loop = admin_loop.load();
+      if (loop == nullptr) return std::string("bulkqd is starting or stopping");
+      return loop->reconfigure(next, kAdminAnswerTimeout);
+    };
+    reload_hooks.apply_log_level = [&logger](bulkq::LogLevel level) {
+      bulkq::set_log_level(logger, level);
+    };
+    reload_hooks.log = [&logger](bulkq::LogLevel level, std::string_view text) {
+      // A multi-line configuration error becomes one log line per line.
+      while (!text.empty()) {
+        const std::size_t end = std::min(text.find('\n'), text.size());
+        log_at(logger, level, text.substr(0, end));
+        text.remove_prefix(std::min(end + 1, text.size()));
+      }
+    };
+    bulkq::ConfigurationReload reload(cwd_error ? options.config_path : config_path, config,
+                                      std::move(reload_hooks));
     const bulkq::AdminAccessResult access =
         bulkq::resolve_admin_access(config.admin, config.daemon);
     if (!access.ok()) return fail(access.error);
     bulkq::AdminServerOpenResult admin = bulkq::AdminServer::open(
         config.admin.socket, bulkq::kAdminSocketMode, access.access.socket_owner,
         access.access.socket_group, access.access.policy,
-        [&board, &admin_loop](const bulkq::AdminRequest& request) {
+        [&board, &admin_loop, &reload](const bulkq::AdminRequest& request) {
           bulkq::SchedulerLoop* loop = admin_loop.load();
           const bulkq::AskScheduler ask =
               loop == nullptr ? bulkq::AskScheduler() : [loop](const bulkq::AdminRequest& r) {
                 return loop->answer(r, kAdminAnswerTimeout);
               };
-          return bulkq::answer_admin_request(request, board, ask);
+          return bulkq::answer_admin_request(request, board, ask,
+                                             [&reload] { return reload.reload(); });
         },
         [&logger](std::string_view line) { logger.warn("admin: {}", line); });
     if (!admin.ok()) return fail(admin.error);
@@ -553,8 +536,7 @@ int main(int argc, char** argv) {
         config.journal.directory, bulkq::to_string(config.scheduler.policy), handoff.capacity());
     if (startup) startup->report_started();
     started = true;
-    const int status = serve_signals(signals_to_wait, cwd_error ? options.config_path : config_path,
-                                     config, logger, milter_ended);
+    const int status = serve_signals(signals_to_wait, reload, logger, milter_ended);
 
     // New bulk mail fails open from here; the milter stops; the engine commits what it took.
     signals.stopping.store(true);

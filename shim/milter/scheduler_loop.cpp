@@ -24,6 +24,7 @@
 #include "dns/dns_service.h"
 #include "dns/domain_resolver.h"
 #include "milter/metrics_http_server.h"
+#include "shaping/shaping_settings.h"
 
 namespace bulkq {
 
@@ -52,16 +53,29 @@ SmtpTimeouts smtp_timeouts(const DeliveryTimeouts& t) {
   return out;
 }
 
-TlsPolicy tls_policy(TlsSetting tls) {
-  switch (tls) {
-    case TlsSetting::opportunistic:
-      return TlsPolicy::opportunistic;
-    case TlsSetting::required:
-      return TlsPolicy::required;
-    case TlsSetting::off:
-      return TlsPolicy::off;
-  }
-  return TlsPolicy::opportunistic;
+// The delivery engine's options of `config` (all but helo_name, reporting_host and the seed).
+DeliveryEngineOptions delivery_options(const Config& config, std::string& error) {
+  DeliveryEngineOptions options;
+  options.max_connections = config.delivery.max_connections;
+  options.max_connections_per_domain = config.delivery.max_connections_per_domain;
+  options.max_messages_per_connection = config.delivery.max_messages_per_connection;
+  options.connection_idle_time = seconds(config.delivery.connection_idle_time);
+  options.connection_reuse_time = seconds(config.delivery.connection_reuse_time);
+  options.max_idle_connections = config.delivery.max_idle_connections;
+  options.tls = tls_policy_of(config.delivery.tls);
+  for (const DomainTls& entry : config.delivery.tls_policy)
+    options.tls_by_domain[entry.domain] = tls_policy_of(entry.tls);
+  options.retry = retry_policy_of(config.delivery);
+  options.shaping = shaping_limits_of(config);
+  options.adaptive = config.shaping.adaptive;
+  options.mx_rollup = config.shaping.mx_rollup;
+  options.destination_policies = destination_policies_of(config);
+  ResponseRulesResult rules = ResponseRules::make(response_rules_of(config.shaping));
+  if (!rules.ok()) error = "shaping.rules: " + rules.error;  // the parser checked them already
+  options.response_rules = std::move(rules.rules);
+  options.timeouts = smtp_timeouts(config.delivery.timeouts);
+  options.prefetch_queues = config.dns.prefetch_queues;
+  return options;
 }
 
 // `queues` without --top shows this many; `metrics` has per-domain series for this many.
@@ -158,25 +172,11 @@ class AsioSchedulerLoop final : public SchedulerLoop {
                                             seconds(config_.dns.refresh_ahead));
     }
 
-    DeliveryEngineOptions options;
+    std::string options_error;
+    DeliveryEngineOptions options = delivery_options(config_, options_error);
+    if (!options_error.empty()) return options_error;
     options.helo_name = parts_.helo_name;
     options.reporting_host = parts_.helo_name;
-    options.max_connections = config_.delivery.max_connections;
-    options.max_connections_per_domain = config_.delivery.max_connections_per_domain;
-    options.max_messages_per_connection = config_.delivery.max_messages_per_connection;
-    options.connection_idle_time = seconds(config_.delivery.connection_idle_time);
-    options.connection_reuse_time = seconds(config_.delivery.connection_reuse_time);
-    options.max_idle_connections = config_.delivery.max_idle_connections;
-    options.tls = tls_policy(config_.delivery.tls);
-    for (const DomainTls& entry : config_.delivery.tls_policy)
-      options.tls_by_domain[entry.domain] = tls_policy(entry.tls);
-    options.retry.base = seconds(config_.delivery.retry_min);
-    options.retry.cap = seconds(config_.delivery.retry_max);
-    options.retry.domain_base = seconds(config_.delivery.domain_backoff_min);
-    options.retry.domain_cap = seconds(config_.delivery.domain_backoff_max);
-    options.retry.max_lifetime = seconds(config_.delivery.max_queue_lifetime);
-    options.timeouts = smtp_timeouts(config_.delivery.timeouts);
-    options.prefetch_queues = config_.dns.prefetch_queues;
     options.random_seed = random_();
     options.group_commit = true;
     StartSession start = [this](SmtpSessionRequest request,
@@ -208,12 +208,37 @@ class AsioSchedulerLoop final : public SchedulerLoop {
 
   std::optional<std::string> answer(const AdminRequest& request,
                                     std::chrono::milliseconds timeout) override {
+    if (request.command == AdminCommand::release) return release_on_loop(request, timeout);
+    return on_loop([this, request] { return answer_here(request); }, timeout);
+  }
+
+  std::optional<std::string> reconfigure(const Config& next,
+                                         std::chrono::milliseconds timeout) override {
+    return on_loop(
+        [this, next] {
+          if (!delivery_) return std::string();
+          std::string error;
+          DeliveryEngineOptions options = delivery_options(next, error);
+          if (!error.empty()) return error;
+          delivery_->reconfigure(std::move(options));
+          log(LogLevel::info,
+              "reload: delivery limits and shaping applied; destinations learn "
+              "their speed afresh");
+          return std::string();
+        },
+        timeout);
+  }
+
+ private:
+  // Runs `work` on the scheduler thread and waits up to `timeout` for its result; an exception
+  // becomes an error reply.
+  std::optional<std::string> on_loop(std::function<std::string()> work,
+                                     std::chrono::milliseconds timeout) {
     auto promise = std::make_shared<std::promise<std::string>>();
     std::future<std::string> reply = promise->get_future();
-    asio::post(io_, [this, request, promise] {
-      if (request.command == AdminCommand::release) return start_release(request, promise);
+    asio::post(io_, [work = std::move(work), promise] {
       try {
-        promise->set_value(answer_here(request));
+        promise->set_value(work());
       } catch (const std::exception& e) {
         promise->set_value(error_reply_json(std::string("internal error: ") + e.what()));
       }
@@ -226,7 +251,6 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     }
   }
 
- private:
   void log(LogLevel level, std::string_view text) const {
     if (parts_.log) parts_.log(level, text);
   }
@@ -311,6 +335,12 @@ class AsioSchedulerLoop final : public SchedulerLoop {
 
   // ---- admin requests (scheduler thread) ---------------------------------------------------
 
+  // Each domain's recent delivery rate, for the queue rows (none while delivery is off).
+  std::function<double(std::string_view)> rate_lookup(TimePoint now) const {
+    if (!delivery_) return {};
+    return [this, now](std::string_view domain) { return delivery_->recent_rate(domain, now); };
+  }
+
   std::string answer_here(const AdminRequest& request) {
     const TimePoint now = clock_.now();
     QueueMap& queues = parts_.scheduler->queues();
@@ -318,9 +348,8 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     switch (request.command) {
       case AdminCommand::queues: {
         const std::uint32_t top = request.top == 0 ? kDefaultQueuesShown : request.top;
-        return queues_reply_json(
-            queue_rows(queues, now, top, request.sort_by_age ? QueueOrder::age : QueueOrder::size),
-            queues.queue_count());
+        return queues_reply_json(queue_rows(queues, now, top, request.sort, rate_lookup(now)),
+                                 queues.queue_count());
       }
       case AdminCommand::domain:
         return domain_reply_json(domain_report(domain, now));
@@ -364,6 +393,32 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     }
   }
 
+  static DomainShapingReport shaping_report(const DestinationState& d, TimePoint now) {
+    using std::chrono::duration_cast;
+    DomainShapingReport report;
+    report.destination = d.name;
+    report.policy = d.policy;
+    report.adaptive = d.adaptive;
+    report.state = to_string(d.shaping.state);
+    report.sessions = d.sessions;
+    report.members = d.members;
+    report.concurrency = d.concurrency;
+    report.max_connections = d.max_connections;
+    report.rate = d.shaping.rate;
+    report.max_rate = d.max_rate;
+    report.deferred_share = d.shaping.deferred_share;
+    report.window_transactions = d.shaping.window_transactions;
+    report.mean_latency_ms =
+        duration_cast<std::chrono::milliseconds>(d.shaping.mean_latency).count();
+    if (d.shaping.suspended_until && *d.shaping.suspended_until > now) {
+      report.suspended_seconds =
+          duration_cast<std::chrono::seconds>(*d.shaping.suspended_until - now).count() + 1;
+    }
+    report.decreases = d.shaping.decreases;
+    report.increases = d.shaping.increases;
+    return report;
+  }
+
   // ---- bulkqctl release (scheduler thread) ---------------------------------------------------
   // The request works in steps of at most kReleaseStepMessages messages or kReleaseStepTime, one
   // per turn of the loop (sessions, intake and other requests run in between), and answers once
@@ -372,6 +427,20 @@ class AsioSchedulerLoop final : public SchedulerLoop {
   static constexpr std::size_t kReleaseStepMessages = 100;
   static constexpr std::chrono::milliseconds kReleaseStepTime{50};
   static constexpr std::chrono::milliseconds kReleaseRequestTime{3000};
+
+  // Like on_loop, but the reply comes when the request's last step is done.
+  std::optional<std::string> release_on_loop(const AdminRequest& request,
+                                             std::chrono::milliseconds timeout) {
+    auto promise = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> reply = promise->get_future();
+    asio::post(io_, [this, request, promise] { start_release(request, promise); });
+    if (reply.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    try {
+      return reply.get();
+    } catch (const std::exception&) {
+      return std::nullopt;  // the loop ended with the request still going
+    }
+  }
 
   void start_release(const AdminRequest& request,
                      const std::shared_ptr<std::promise<std::string>>& promise) {
@@ -449,6 +518,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
       }
       report.consecutive_failures = state.consecutive_failures;
       report.last_replies = state.last_replies;
+      if (state.destination) report.shaping = shaping_report(*state.destination, now);
     }
     if (config_.delivery.mode == DeliveryMode::relay) {
       report.dns_state = "relay";
@@ -525,6 +595,13 @@ class AsioSchedulerLoop final : public SchedulerLoop {
       d.dsn_failed = c.dsn_failed;
       d.dropped = c.dropped;
       d.domain_backoffs = c.domain_backoffs;
+      d.destinations = c.destinations;
+      d.destinations_backing_off = c.destinations_backing_off;
+      d.destinations_suspended = c.destinations_suspended;
+      d.rate_deferrals = c.rate_deferrals;
+      d.concurrency_holds = c.concurrency_holds;
+      d.shaping_decreases = c.shaping_decreases;
+      d.rule_matches = c.rule_matches;
       status.recipients += c.waiting_retry;
     }
     if (dns_) {

@@ -69,6 +69,13 @@ class SchedulerLoop {
   // Empty when that thread did not answer within `timeout` (stopping, or very busy).
   [[nodiscard]] virtual std::optional<std::string> answer(const AdminRequest& request,
                                                           std::chrono::milliseconds timeout) = 0;
+
+  // Any thread (a reload): applies `next`'s delivery limits, TLS policies, retry schedules,
+  // timeouts and [shaping] to the delivery engine, on the scheduler thread. An empty string when
+  // applied (or delivery is off), the error otherwise; empty optional when that thread did not
+  // answer within `timeout`.
+  [[nodiscard]] virtual std::optional<std::string> reconfigure(
+      const Config& next, std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace bulkq

@@ -50,6 +50,13 @@ inline EngineStatus sample_status(std::string journal_error) {
   d.dns_misses = 310;
   d.dns_stale_served = 4;
   d.batches_waited_on_dns = 12;
+  d.destinations = 40;
+  d.destinations_backing_off = 3;
+  d.destinations_suspended = 1;
+  d.rate_deferrals = 250;
+  d.concurrency_holds = 17;
+  d.shaping_decreases = 21;
+  d.rule_matches = 5;
   VolumeStatus& v = status.volume;
   v.period = "2026-11-30";
   v.messages = 900;

@@ -27,10 +27,13 @@ AdminRequest paged(std::string domain, std::uint32_t page) {
   return r;
 }
 
-AdminRequest sorted_by_age(std::uint32_t top) {
+AdminRequest sorted_by(QueueOrder order, std::uint32_t top) {
   AdminRequest r = request(AdminCommand::queues, {}, top);
-  r.sort_by_age = true;
+  r.sort = order;
   return r;
+}
+AdminRequest sorted_by_age(std::uint32_t top) {
+  return sorted_by(QueueOrder::age, top);
 }
 
 }  // namespace
@@ -49,6 +52,7 @@ TEST_CASE("admin request: every command's accepted forms", "[admin]") {
       {"queues --top 100000", request(AdminCommand::queues, {}, 100000), "queues --top 100000"},
       {"queues --top 007", request(AdminCommand::queues, {}, 7), "queues --top 7"},
       {"queues --sort age", sorted_by_age(0), "queues --sort age"},
+      {"queues --sort rate --top 5", sorted_by(QueueOrder::rate, 5), "queues --top 5 --sort rate"},
       {"messages Example.COM", request(AdminCommand::messages, "example.com"),
        "messages example.com"},
       {"messages a.test --page 3", paged("a.test", 3), "messages a.test --page 3"},
@@ -113,7 +117,8 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"status now", "status: unexpected argument \"now\" (usage: status)"},
       {"metrics --json", "metrics: unexpected argument \"--json\" (usage: metrics)"},
       {"reload x", "reload: unexpected argument \"x\" (usage: reload)"},
-      {"queues --top", "queues: --top needs a number (usage: queues [--top N] [--sort size|age])"},
+      {"queues --top",
+       "queues: --top needs a number (usage: queues [--top N] [--sort size|age|rate])"},
       {"queues --top 0", "queues: --top \"0\" is not a number from 1 to 100000"},
       {"queues --top 100001", "queues: --top \"100001\" is not a number from 1 to 100000"},
       {"queues --top -5", "queues: --top \"-5\" is not a number from 1 to 100000"},
@@ -122,11 +127,12 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"queues --top 99999999999999999999",
        "queues: --top \"99999999999999999999\" is not a number from 1 to 100000"},
       {"queues --top 5 --top 6",
-       "queues: unexpected argument \"--top\" (usage: queues [--top N] [--sort size|age])"},
-      {"queues 5", "queues: unexpected argument \"5\" (usage: queues [--top N] [--sort size|age])"},
+       "queues: unexpected argument \"--top\" (usage: queues [--top N] [--sort size|age|rate])"},
+      {"queues 5",
+       "queues: unexpected argument \"5\" (usage: queues [--top N] [--sort size|age|rate])"},
       {"queues --sort",
-       "queues: --sort needs size or age (usage: queues [--top N] [--sort size|age])"},
-      {"queues --sort rate", "queues: --sort \"rate\" is not size or age"},
+       "queues: --sort needs size, age or rate (usage: queues [--top N] [--sort size|age|rate])"},
+      {"queues --sort speed", "queues: --sort \"speed\" is not size, age or rate"},
       {"messages", "messages: missing domain (usage: messages DOMAIN [--page N])"},
       {"messages a.test --page",
        "messages: --page needs a number (usage: messages DOMAIN [--page N])"},
@@ -134,7 +140,7 @@ TEST_CASE("admin request: malformed lines give a clear error", "[admin]") {
       {"messages a.test 2",
        "messages: unexpected argument \"2\" (usage: messages DOMAIN [--page N])"},
       {"queues --sort age --sort size",
-       "queues: unexpected argument \"--sort\" (usage: queues [--top N] [--sort size|age])"},
+       "queues: unexpected argument \"--sort\" (usage: queues [--top N] [--sort size|age|rate])"},
       {"domain", "domain: missing domain (usage: domain DOMAIN)"},
       {"pause", "pause: missing domain (usage: pause DOMAIN)"},
       {"resume", "resume: missing domain (usage: resume DOMAIN)"},

@@ -10,15 +10,15 @@
 using namespace bulkq;
 
 TEST_CASE("command view: queues as columns", "[admin][bulkqctl]") {
-  const std::string reply = queues_reply_json(
-      {{"big.example", 1200, 40, 3600, 95, 0, false}, {"slow.example", 3, 0, 60, 60, 120, true}},
-      7);
+  const std::string reply = queues_reply_json({{"big.example", 1200, 40, 3600, 95, 0, false, 41.26},
+                                               {"slow.example", 3, 0, 60, 60, 120, true, 0}},
+                                              7);
   const StatusView view = render_command_view(AdminCommand::queues, reply);
   REQUIRE(view.error == "");
   CHECK(view.text ==
-        "DOMAIN        WAITING  IN FLIGHT  OLDEST   BACKOFF\n"
-        "big.example   1200     40         95s      -\n"
-        "slow.example  3        0          60s      120s     paused\n"
+        "DOMAIN        WAITING  IN FLIGHT  RATE/S  OLDEST   BACKOFF\n"
+        "big.example   1200     40         41.3    95s      -\n"
+        "slow.example  3        0          0.0     60s      120s     paused\n"
         "2 of 7 queue(s)\n");
 }
 
@@ -43,6 +43,34 @@ TEST_CASE("command view: domain and dns", "[admin][bulkqctl]") {
   CHECK(view.text.find("  mx.example.com (preference 10): 192.0.2.7\n") != std::string::npos);
   // The escape sequence from the reply is shown, not obeyed.
   CHECK(view.text.find("too fast\\x1b[31m\n") != std::string::npos);
+
+  CHECK(view.text.find("shaping:         none yet (nothing sent)\n") != std::string::npos);
+
+  DomainShapingReport shaping;
+  shaping.destination = "example.com";
+  shaping.policy = "*.com";
+  shaping.state = "suspended";
+  shaping.members = 1;
+  shaping.concurrency = 1;
+  shaping.max_connections = 4;
+  shaping.max_rate = 2.5;
+  shaping.rate = 0.1;
+  shaping.suspended_seconds = 55;
+  report.shaping = shaping;
+  const StatusView shaped = render_command_view(AdminCommand::domain, domain_reply_json(report));
+  REQUIRE(shaped.error == "");
+  CHECK(shaped.text.find("shaping:         suspended (static limits, policy *.com)\n"
+                         "  destination:   example.com (1 domain(s))\n"
+                         "  connections:   0 open, 1 allowed, at most 4\n"
+                         "  rate:          0.1 msg/s (at most 2.5 msg/s)\n"
+                         "  window:        0 transaction(s), 4xx share 0, latency 0 ms\n"
+                         "  suspended:     55s more\n"
+                         "  decisions:     0 slower, 0 faster\n") != std::string::npos);
+  report.shaping->rate.reset();
+  report.shaping->max_rate.reset();
+  const StatusView unlimited = render_command_view(AdminCommand::domain, domain_reply_json(report));
+  CHECK(unlimited.text.find("  rate:          unlimited (at most unlimited)\n") !=
+        std::string::npos);
 
   const StatusView dns = render_command_view(AdminCommand::dns, dns_reply_json(report));
   REQUIRE(dns.error == "");

@@ -435,3 +435,160 @@ TEST_CASE("config: several [delivery] errors are all reported, in line order",
         "bulkq.toml:6: delivery.timeouts.bogus: unknown key (expected connect, greeting, ehlo, "
         "starttls, mail, rcpt, data_init, data_block, data_end, rset or quit)");
 }
+
+// --- [shaping] -----------------------------------------------------------------------------------
+
+TEST_CASE("config: [shaping] defaults and every key", "[config][shaping]") {
+  const ConfigResult empty = parse_config("", "bulkq.toml");
+  REQUIRE(empty.error == "");
+  const ShapingConfig& d = empty.config.shaping;
+  CHECK(d == ShapingConfig{});
+  CHECK(d.adaptive);
+  CHECK(d.mx_rollup);
+  CHECK(d.initial_connections == 2);
+  CHECK(d.max_rate == 0);
+  CHECK(d.initial_rate == 10);
+  CHECK(d.min_rate == Approx(0.1));
+  CHECK(d.default_rules);
+  CHECK(d.rules.empty());
+  CHECK(d.domains.empty());
+
+  const ConfigResult result = parse_config(R"(
+[shaping]
+adaptive = false
+mx_rollup = false
+initial_connections = 3
+max_rate = 250
+initial_rate = 20.5
+min_rate = 0.5
+default_rules = false
+
+[[shaping.rules]]
+pattern = "^421 .*closing"
+regex = true
+action = "suspend"
+suspend = 600
+
+[[shaping.rules]]
+pattern = "slow down"
+action = "scale_rate"
+rate_factor = 0.75
+
+[[shaping.rules]]
+pattern = "account disabled"
+action = "bounce"
+
+[shaping.domain."Example.COM"]
+max_connections = 4
+max_messages_per_connection = 50
+max_rate = 2.5
+tls = "required"
+adaptive = true
+retry_min = 60
+retry_max = 600
+domain_backoff_min = 30
+domain_backoff_max = 90
+
+[shaping.domain."*.hoster.test"]
+max_rate = 0
+)",
+                                           "bulkq.toml");
+  REQUIRE(result.error == "");
+  const ShapingConfig& s = result.config.shaping;
+  CHECK_FALSE(s.adaptive);
+  CHECK_FALSE(s.mx_rollup);
+  CHECK(s.initial_connections == 3);
+  CHECK(s.max_rate == 250);
+  CHECK(s.initial_rate == Approx(20.5));
+  CHECK(s.min_rate == Approx(0.5));
+  CHECK_FALSE(s.default_rules);
+  REQUIRE(s.rules.size() == 3);
+  CHECK(s.rules[0] ==
+        ShapingRuleSetting{"^421 .*closing", true, ShapingRuleAction::suspend, 600, 0});
+  CHECK(s.rules[1] ==
+        ShapingRuleSetting{"slow down", false, ShapingRuleAction::scale_rate, 0, 0.75});
+  CHECK(s.rules[2].action == ShapingRuleAction::bounce);
+  REQUIRE(s.domains.size() == 2);
+  CHECK(s.domains[0].pattern == "*.hoster.test");  // sorted by pattern
+  CHECK(s.domains[0].max_rate == 0.0);
+  CHECK_FALSE(s.domains[0].max_connections);
+  const DestinationSetting& e = s.domains[1];
+  CHECK(e.pattern == "example.com");
+  CHECK(e.max_connections == 4U);
+  CHECK(e.max_messages_per_connection == 50U);
+  CHECK(e.max_rate == 2.5);
+  CHECK(e.tls == TlsSetting::required);
+  CHECK(e.adaptive == true);
+  CHECK(e.retry_min == 60U);
+  CHECK(e.retry_max == 600U);
+  CHECK(e.domain_backoff_min == 30U);
+  CHECK(e.domain_backoff_max == 90U);
+}
+
+TEST_CASE("config: bad [shaping] values name file, line and key", "[config][shaping]") {
+  const BadCase cases[] = {
+      {"[shaping]\nadaptive = 1\n",
+       "bulkq.toml:2: shaping.adaptive: expected a boolean, got an integer"},
+      {"[shaping]\nmax_rate = -1\n",
+       "bulkq.toml:2: shaping.max_rate: -1 is out of range (expected 0 to 1e+06)"},
+      {"[shaping]\nmax_rate = \"fast\"\n",
+       "bulkq.toml:2: shaping.max_rate: expected a number, got a string"},
+      {"[shaping]\nmin_rate = 0\n",
+       "bulkq.toml:2: shaping.min_rate: 0 is out of range (expected 0.001 to 1e+06)"},
+      {"[shaping]\nmin_rate = nan\n",
+       "bulkq.toml:2: shaping.min_rate: nan is out of range (expected 0.001 to 1e+06)"},
+      {"[shaping]\ninitial_connections = 0\n",
+       "bulkq.toml:2: shaping.initial_connections: 0 is out of range (expected 1 to 1000)"},
+      {"[shaping]\nspeed = 3\n",
+       "bulkq.toml:2: shaping.speed: unknown key (expected adaptive, mx_rollup, "
+       "initial_connections, max_rate, initial_rate, min_rate, default_rules, rules or domain)"},
+      {"[[shaping.rules]]\npattern = \"x\"\naction = \"drop\"\n",
+       "bulkq.toml:3: shaping.rules[1].action: unknown action \"drop\" (expected suspend, "
+       "scale_rate or bounce)"},
+      {"[[shaping.rules]]\npattern = \"x\"\n",
+       "bulkq.toml:1: shaping.rules[1]: a rule needs a pattern and an action"},
+      {"[[shaping.rules]]\npattern = \"x\"\naction = \"suspend\"\n",
+       "bulkq.toml:1: shaping.rules[1]: action \"suspend\" needs suspend = SECONDS"},
+      {"[[shaping.rules]]\npattern = \"x\"\naction = \"scale_rate\"\nrate_factor = 1.5\n",
+       "bulkq.toml:4: shaping.rules[1].rate_factor: 1.5 is out of range (expected 0.001 to 0.999)"},
+      {"[[shaping.rules]]\npattern = \"x\"\naction = \"bounce\"\ncolour = 1\n",
+       "bulkq.toml:4: shaping.rules[1].colour: unknown key (expected pattern, regex, action, "
+       "suspend or rate_factor)"},
+      {"[shaping]\nrules = 3\n",
+       "bulkq.toml:2: shaping.rules: expected an array of tables ([[shaping.rules]]), got an "
+       "integer"},
+      {"[shaping.domain.\"bad..name\"]\nmax_rate = 1\n",
+       "bulkq.toml:1: shaping.domain.\"bad..name\": not a domain or *.domain pattern: empty label "
+       "in domain"},
+      {"[shaping.domain.\"x.test\"]\nmax_connections = 0\n",
+       "bulkq.toml:2: shaping.domain.\"x.test\".max_connections: 0 is out of range (expected 1 to "
+       "1000)"},
+      {"[shaping.domain.\"x.test\"]\ntls = \"always\"\n",
+       "bulkq.toml:2: shaping.domain.\"x.test\".tls: unknown TLS policy \"always\" (expected "
+       "opportunistic, required or off)"},
+      {"[shaping.domain.\"x.test\"]\nspeed = 1\n",
+       "bulkq.toml:2: shaping.domain.\"x.test\".speed: unknown key (expected max_connections, "
+       "max_messages_per_connection, max_rate, tls, adaptive, retry_min, retry_max, "
+       "domain_backoff_min or domain_backoff_max)"},
+      // Rules between keys.
+      {"[shaping]\nmin_rate = 20\n",
+       "bulkq.toml: shaping.min_rate: larger than shaping.initial_rate"},
+      {"[shaping]\nmax_rate = 0.05\n",
+       "bulkq.toml: shaping.min_rate: larger than shaping.max_rate"},
+      {"[shaping.domain.\"x.test\"]\nretry_min = 100000\n",
+       "bulkq.toml: shaping.domain.\"x.test\".retry_max: smaller than retry_min"},
+      {"[shaping.domain.\"x.test\"]\ndomain_backoff_min = 7200\n",
+       "bulkq.toml: shaping.domain.\"x.test\".domain_backoff_max: smaller than domain_backoff_min"},
+      {"[[shaping.rules]]\npattern = \"(\"\nregex = true\naction = \"bounce\"\n",
+       "bulkq.toml: shaping.rules: "},
+  };
+  for (const BadCase& c : cases) {
+    CAPTURE(c.text);
+    const ConfigResult result = parse_config(c.text, "bulkq.toml");
+    if (std::string(c.error).ends_with(": ")) {
+      CHECK(result.error.starts_with(c.error));  // the regex library's own words follow
+    } else {
+      CHECK(result.error == c.error);
+    }
+  }
+}

@@ -204,7 +204,7 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
       // unknown table and unknown keys
       {"[log]\ntarget = \"file\"\n\n[logging]\nlevel = \"debug\"\n",
        "bulkq.toml:4: logging: unknown table (expected log, scheduler, admin, bulk, daemon, "
-       "milter, intake, postfix, journal, delivery, dns or quota)"},
+       "milter, intake, postfix, journal, delivery, dns, quota or shaping)"},
       {"[scheduler]\npolicy = \"fair\"\nbatch_size = 10\n",
        "bulkq.toml:3: scheduler.batch_size: unknown key (expected policy, batch_max_recipients or "
        "handoff_capacity)"},
@@ -220,7 +220,7 @@ TEST_CASE("config: every error names the file, the line and the full key", "[con
        "bulkq.toml:2: admin.metrics_listen: \"127.0.0.1\": needs a port (\"127.0.0.1:9725\")"},
       {"policy = \"fair\"\n",
        "bulkq.toml:1: policy: unknown key (expected the tables log, scheduler, admin, bulk, "
-       "daemon, milter, intake, postfix, journal, delivery, dns or quota)"},
+       "daemon, milter, intake, postfix, journal, delivery, dns, quota or shaping)"},
       // the daemon's own tables
       {"[milter]\nsocket = \"inet:10025@127.0.0.1\"\n",
        "bulkq.toml:2: milter.socket: \"inet:10025@127.0.0.1\": use a unix: socket (over TCP every "
@@ -496,9 +496,36 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
       {"journal.directory", [](Config& c) { c.journal.directory = "/srv/j"; }},
       {"journal.map_size", [](Config& c) { c.journal.map_size_mib = 4096; }},
       {"journal.sync_interval", [](Config& c) { c.journal.sync_interval_ms = 100; }},
-      {"delivery", [](Config& c) { c.delivery.connection_idle_time = 3; }},
+      {"delivery.enabled", [](Config& c) { c.delivery.enabled = false; }},
+      {"delivery.mode", [](Config& c) { c.delivery.mode = DeliveryMode::relay; }},
+      {"delivery.relay", [](Config& c) { c.delivery.relay_port = 2525; }},
+      {"delivery.port", [](Config& c) { c.delivery.port = 2525; }},
+      {"delivery.helo_name", [](Config& c) { c.delivery.helo_name = "mx.example"; }},
+      {"delivery.max_connections", [](Config& c) { c.delivery.max_connections = 3; }},
+      {"delivery.max_connections_per_domain",
+       [](Config& c) { c.delivery.max_connections_per_domain = 3; }},
+      {"delivery.max_messages_per_connection",
+       [](Config& c) { c.delivery.max_messages_per_connection = 3; }},
+      {"delivery.connection_idle_time", [](Config& c) { c.delivery.connection_idle_time = 3; }},
+      {"delivery.connection_reuse_time", [](Config& c) { c.delivery.connection_reuse_time = 3; }},
+      {"delivery.max_idle_connections", [](Config& c) { c.delivery.max_idle_connections = 3; }},
+      {"delivery.tls", [](Config& c) { c.delivery.tls = TlsSetting::off; }},
+      {"delivery.tls_policy",
+       [](Config& c) {
+         c.delivery.tls_policy = {{"x.test", TlsSetting::off}};
+       }},
+      {"delivery.retry_min", [](Config& c) { c.delivery.retry_min = 3; }},
+      {"delivery.retry_max", [](Config& c) { c.delivery.retry_max = 3; }},
+      {"delivery.domain_backoff_min", [](Config& c) { c.delivery.domain_backoff_min = 3; }},
+      {"delivery.domain_backoff_max", [](Config& c) { c.delivery.domain_backoff_max = 3; }},
+      {"delivery.max_queue_lifetime", [](Config& c) { c.delivery.max_queue_lifetime = 3; }},
+      {"delivery.timeouts", [](Config& c) { c.delivery.timeouts.quit = 3; }},
+      {"delivery.sendmail", [](Config& c) { c.delivery.sendmail = "/opt/sendmail"; }},
+      {"delivery.dsn_relay", [](Config& c) { c.delivery.dsn_relay_host = "127.0.0.1"; }},
+      {"delivery.accounting_log", [](Config& c) { c.delivery.accounting_log = "/tmp/a.log"; }},
       {"dns", [](Config& c) { c.dns.prefetch_queues = 3; }},
       {"quota", [](Config& c) { c.quota.messages = 3; }},
+      {"shaping", [](Config& c) { c.shaping.max_rate = 3; }},
   };
   Config all = before;
   std::vector<std::string_view> every_key;
@@ -510,6 +537,19 @@ TEST_CASE("config: changed_settings names each changed key", "[config]") {
     CHECK(changed_settings(before, after) == std::vector<std::string_view>{c.key});
   }
   CHECK(changed_settings(before, all) == every_key);
+  // Exactly these apply on a reload; the rest wait for a restart.
+  std::vector<std::string_view> live;
+  for (std::string_view key : every_key) {
+    if (applies_on_reload(key)) live.push_back(key);
+  }
+  CHECK(live == std::vector<std::string_view>{
+                    "log.level", "delivery.max_connections", "delivery.max_connections_per_domain",
+                    "delivery.max_messages_per_connection", "delivery.connection_idle_time",
+                    "delivery.connection_reuse_time", "delivery.max_idle_connections",
+                    "delivery.tls", "delivery.tls_policy", "delivery.retry_min",
+                    "delivery.retry_max", "delivery.domain_backoff_min",
+                    "delivery.domain_backoff_max", "delivery.max_queue_lifetime",
+                    "delivery.timeouts", "shaping"});
 }
 
 TEST_CASE("config: several bad [bulk] entries are each reported on their own line", "[config]") {

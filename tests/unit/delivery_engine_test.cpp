@@ -15,6 +15,7 @@
 #include "fakes/fake_smtp_sessions.h"
 #include "fakes/fake_spool.h"
 #include "journal/journal_record.h"
+#include "shaping/token_bucket.h"
 
 using namespace bulkq;
 using namespace std::chrono_literals;
@@ -1202,4 +1203,316 @@ TEST_CASE("delivery: a batch that finds its kept connection stale goes over a ne
   h.sessions.complete_all(0, 250, SmtpStage::data_end);
   CHECK(h.engine.counters().sent == 2);
   CHECK(h.engine.counters().connections == 2);
+}
+
+// --- shaping -------------------------------------------------------------------------------------
+
+namespace {
+
+SmtpVerdict reply_with(int code, int klass, int subject, int detail, std::string text,
+                       SmtpStage stage = SmtpStage::rcpt_to) {
+  SmtpVerdict verdict;
+  verdict.reply = SmtpStatus{code, klass, subject, detail, std::move(text)};
+  verdict.stage = stage;
+  return verdict;
+}
+
+DestinationPolicy policy_for_pattern(std::string pattern) {
+  DestinationPolicy policy;
+  policy.pattern = std::move(pattern);
+  return policy;
+}
+
+// Runs the engine for `duration` of fake time in `step`s, completing every session at once with
+// `verdict`; returns the messages sent.
+std::size_t run_for(Harness& h, Duration duration, Duration step,
+                    const std::function<SmtpVerdict(std::size_t, const SmtpRecipient&)>& verdict) {
+  std::size_t attempted = 0;
+  for (Duration t{0}; t < duration; t += step) {
+    h.engine.pump();
+    h.routes.answer_pending();  // routes told to wait answer within the step
+    // The sessions open now answer within the step; those they make room for start next step.
+    for (std::size_t n = h.sessions.open(); n > 0; --n) {
+      attempted += h.sessions.request(0).messages.size();
+      h.sessions.complete_with(0, verdict);
+    }
+    h.clock.advance(step);
+  }
+  return attempted;
+}
+
+}  // namespace
+
+TEST_CASE("shaping: a destination's max_rate spaces its messages", "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  DestinationPolicy slow = policy_for_pattern("slow.test");
+  slow.limits.max_rate = 2.0;  // messages per second; the bucket holds one
+  slow.limits.max_connections = 1;
+  options.destination_policies.push_back(slow);
+  Harness h(options);
+  for (MessageId id = 1; id <= 30; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@slow.test"});
+  h.add(31, "sender@example.org", {"a@fast.test", "b@fast.test"});
+
+  REQUIRE(h.engine.pump());
+  // One message to slow.test now (the bucket's one token); fast.test has no limit.
+  std::size_t slow_first = 0;
+  for (std::size_t i = 0; i < h.sessions.open(); ++i) {
+    if (domain_of(h.sessions.request(i)) == "slow.test")
+      slow_first = h.sessions.request(i).messages.size();
+  }
+  CHECK(slow_first == 1);
+
+  const std::size_t sent = run_for(h, 5s, 50ms, [](std::size_t, const SmtpRecipient&) {
+    return reply(250, SmtpStage::data_end);
+  });
+  // 2 per second for five seconds, plus the first token and fast.test's one.
+  CHECK(sent >= 10);
+  CHECK(sent <= 13);
+  CHECK(h.engine.counters().rate_deferrals > 0);
+  const DeliveryDomainState state = h.engine.domain_state("slow.test");
+  REQUIRE(state.destination);
+  CHECK(state.destination->policy == "slow.test");
+  CHECK_FALSE(state.destination->adaptive);
+  REQUIRE(state.destination->shaping.rate);
+  CHECK(*state.destination->shaping.rate == Approx(2.0));
+  // Nothing lost: what was not sent is still queued.
+  CHECK(h.engine.counters().sent + h.scheduler.queues().queued_recipients() == 32);
+}
+
+TEST_CASE("shaping: domains on the same MX hosts share one connection budget",
+          "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  options.mx_rollup = true;
+  options.max_connections_per_domain = 1;
+  Harness h(options);
+  RouteAnswer shared;
+  shared.kind = RouteAnswer::Kind::route;
+  shared.endpoints = {SmtpEndpoint{"127.0.0.21", 25}, SmtpEndpoint{"127.0.0.22", 25}};
+  shared.endpoint_hosts = {"mx1.provider.test", "mx2.provider.test"};
+  h.routes.set("x.test", shared);
+  RouteAnswer reversed = shared;
+  std::swap(reversed.endpoints[0], reversed.endpoints[1]);
+  std::swap(reversed.endpoint_hosts[0], reversed.endpoint_hosts[1]);
+  h.routes.set("y.test", reversed);
+  h.add(1, "sender@example.org", {"a@x.test"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 1);
+
+  // y.test's first batch learns its route and finds the budget in use: back to its queue.
+  h.add(2, "sender@example.org", {"b@y.test"});
+  h.engine.pump();
+  CHECK(h.sessions.open() == 1);
+  CHECK(h.engine.counters().sent == 0);
+  const DeliveryDomainState y = h.engine.domain_state("y.test");
+  REQUIRE(y.destination);
+  CHECK(y.destination->name == "mx:mx1.provider.test,mx2.provider.test");
+  CHECK(y.destination->members == 2);
+  CHECK(y.destination->sessions == 1);
+  CHECK(h.scheduler.queues().queued_recipients() == 1);  // b@y.test waits, untried
+
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  h.engine.pump();
+  REQUIRE(h.sessions.open() == 1);
+  CHECK(domain_of(h.sessions.request(0)) == "y.test");
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  CHECK(h.engine.counters().sent == 2);
+  CHECK(h.engine.counters().deferred == 0);  // the hand-back cost no attempt
+
+  // Without rollup each domain is its own destination.
+  DeliveryEngineOptions apart = options;
+  apart.mx_rollup = false;
+  Harness g(apart);
+  g.routes.set("x.test", shared);
+  g.routes.set("y.test", reversed);
+  g.add(1, "sender@example.org", {"a@x.test"});
+  g.add(2, "sender@example.org", {"b@y.test"});
+  g.engine.pump();
+  CHECK(g.sessions.open() == 2);
+}
+
+TEST_CASE("shaping: an adaptive destination slows down on 4xx, not on greylisting",
+          "[delivery][shaping]") {
+  const bool greylisting = GENERATE(false, true);
+  DeliveryEngineOptions options;
+  options.adaptive = true;
+  options.shaping.initial_connections = 2;
+  Harness h(options, SchedulerLimits{SelectionPolicy::fair, 5});
+  for (MessageId id = 1; id <= 400; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@busy.test"});
+  const SmtpVerdict refusal =
+      greylisting ? reply_with(450, 4, 2, 0, "Greylisted, see https://postgrey.schweikert.ch/")
+                  : reply_with(451, 4, 7, 1, "Too many messages, slow down");
+  std::size_t calls = 0;
+  run_for(h, 6s, 100ms, [&](std::size_t, const SmtpRecipient&) {
+    // Every other transaction refused: far above a 5% share.
+    return ++calls % 2 == 0 ? refusal : reply(250, SmtpStage::data_end);
+  });
+  const DeliveryDomainState state = h.engine.domain_state("busy.test");
+  REQUIRE(state.destination);
+  CHECK(state.destination->adaptive);
+  if (greylisting) {
+    CHECK(state.destination->shaping.decreases == 0);
+    CHECK(h.engine.counters().shaping_decreases == 0);
+    CHECK_FALSE(state.destination->shaping.rate);
+  } else {
+    CHECK(state.destination->shaping.decreases >= 1);
+    CHECK(h.engine.counters().shaping_decreases >= 1);
+    CHECK(state.destination->shaping.rate);  // a number now: it pushed back
+    CHECK(h.log_lines_with("busy.test: slowing down to").size() >= 1);
+  }
+}
+
+TEST_CASE("shaping: a 'too many connections' reply suspends the destination",
+          "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  options.adaptive = true;
+  ResponseRulesResult rules = ResponseRules::make(default_response_rules());
+  REQUIRE(rules.ok());
+  options.response_rules = std::move(rules.rules);
+  Harness h(options);
+  h.add(1, "sender@example.org", {"a@crowded.test"});
+  REQUIRE(h.engine.pump());
+  const TimePoint t0 = h.clock.now();
+  h.sessions.complete_with(0, [](std::size_t, const SmtpRecipient&) {
+    return reply_with(421, 4, 7, 0, "Too many connections from your IP", SmtpStage::mail_from);
+  });
+  const DeliveryDomainState state = h.engine.domain_state("crowded.test");
+  REQUIRE(state.destination);
+  CHECK(state.destination->shaping.state == ShapingState::suspended);
+  REQUIRE(state.destination->shaping.suspended_until);
+  CHECK(*state.destination->shaping.suspended_until == t0 + 1min);
+  CHECK(h.engine.counters().rule_matches == 1);
+  // Nothing starts while suspended, even once the domain's own backoff has ended.
+  h.engine.flush("crowded.test");
+  h.clock.advance(30s);
+  h.engine.pump();
+  CHECK(h.sessions.open() == 0);
+  h.clock.advance(31s);
+  h.engine.pump();
+  CHECK(h.sessions.open() == 1);
+}
+
+TEST_CASE("shaping: a bounce rule bounces a temporary reply at once", "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  ResponseRulesResult rules = ResponseRules::make({ResponseRule{
+      "mailbox disabled", PatternSyntax::substring, ResponseAction::bounce, {}, 1.0}});
+  REQUIRE(rules.ok());
+  options.response_rules = std::move(rules.rules);
+  Harness h(options);
+  h.add(1, "sender@example.org", {"gone@x.test", "here@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_with(0, [](std::size_t, const SmtpRecipient& r) {
+    return r.address == "gone@x.test"
+               ? reply_with(452, 4, 2, 1, "Mailbox disabled, not accepting messages")
+               : reply(250, SmtpStage::data_end);
+  });
+  CHECK(h.engine.counters().bounced == 1);
+  CHECK(h.engine.counters().deferred == 0);
+  CHECK(h.bounces.submissions().size() == 1);
+  CHECK(h.log_lines_with("response rule \"mailbox disabled\"").size() == 1);
+  CHECK_FALSE(h.journal_has(1));
+}
+
+TEST_CASE("shaping: a domain pattern's limits and TLS policy apply to its subdomains",
+          "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  DestinationPolicy small = policy_for_pattern("*.example.com");
+  small.max_messages_per_connection = 2;
+  small.tls = TlsPolicy::required;
+  options.destination_policies.push_back(small);
+  Harness h(options);
+  for (MessageId id = 1; id <= 5; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@a.example.com"});
+  h.add(6, "sender@example.org", {"r@example.com"});
+  REQUIRE(h.engine.pump());
+  REQUIRE(h.sessions.open() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const SmtpSessionRequest& request = h.sessions.request(i);
+    if (domain_of(request) == "a.example.com") {
+      CHECK(request.messages.size() == 2);
+      CHECK(request.tls == TlsPolicy::required);
+    } else {
+      CHECK(request.messages.size() == 1);
+      CHECK(request.tls == TlsPolicy::opportunistic);  // the pattern is for subdomains only
+    }
+  }
+}
+
+TEST_CASE("delivery: recent_rate is a decaying count of recipients delivered",
+          "[delivery][engine]") {
+  Harness h;
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == 0);
+  h.add(1, "sender@example.org", {"a@x.test", "b@x.test", "c@x.test"});
+  REQUIRE(h.engine.pump());
+  h.sessions.complete_all(0, 250, SmtpStage::data_end);
+  // Three recipients over the one-minute time constant.
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == Approx(3.0 / 60));
+  h.clock.advance(60s);
+  CHECK(h.engine.recent_rate("x.test", h.clock.now()) == Approx(3.0 / 60 / 2.718281828));
+  CHECK(h.engine.recent_rate("y.test", h.clock.now()) == 0);
+}
+
+TEST_CASE("shaping: against a destination taking R per second the engine settles near R",
+          "[delivery][shaping]") {
+  DeliveryEngineOptions options;
+  options.adaptive = true;
+  options.mx_rollup = true;
+  RetryPolicy fast_retry;
+  fast_retry.base = 1s;
+  fast_retry.cap = 2s;
+  options.retry = fast_retry;
+  Harness h(options);
+  h.sessions.keep_connections(GENERATE(false, true));
+  h.routes.defer_answers(GENERATE(false, true));
+  for (MessageId id = 1; id <= 600; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@slow.test"});
+  // The destination: 20 transactions a second, a 451 above that.
+  TokenBucket server(20.0, 4.0, h.clock.now());
+  std::size_t accepted = 0;
+  std::size_t refused = 0;
+  const auto verdict = [&](std::size_t, const SmtpRecipient&) {
+    if (server.try_take(h.clock.now())) {
+      ++accepted;
+      return reply(250, SmtpStage::data_end);
+    }
+    ++refused;
+    return reply_with(451, 4, 7, 1, "Too many messages, slow down", SmtpStage::mail_from);
+  };
+  run_for(h, 20s, 20ms, verdict);
+  const std::size_t accepted_early = accepted;
+  run_for(h, 10s, 20ms, verdict);
+  const double steady = static_cast<double>(accepted - accepted_early) / 10.0;
+  CAPTURE(accepted, refused, steady);
+  CHECK(steady > 16.0);
+  CHECK(steady <= 20.5);
+  const DeliveryDomainState state = h.engine.domain_state("slow.test");
+  REQUIRE(state.destination);
+  CHECK(state.destination->shaping.rate);
+}
+
+TEST_CASE("shaping: a destination waiting for its next token never stalls a pump",
+          "[delivery][shaping]") {
+  // Real time passes while pump() runs; a queue deferred to the next token comes back within
+  // the same round, and must then be judged by the clock as it is, not as the round began.
+  DeliveryEngineOptions options;
+  DestinationPolicy slow = policy_for_pattern("slow.test");
+  slow.limits.max_rate = 50.0;
+  options.destination_policies.push_back(slow);
+  Harness h(options, SchedulerLimits{SelectionPolicy::fair, 1});
+  for (MessageId id = 1; id <= 40; ++id)
+    h.add(id, "sender@example.org", {"r" + std::to_string(id) + "@slow.test"});
+  h.clock.step_on_read(1ms);
+  std::size_t sent = 0;
+  for (int round = 0; round < 200 && sent < 40; ++round) {
+    h.engine.pump();
+    for (std::size_t n = h.sessions.open(); n > 0; --n) {
+      sent += h.sessions.request(0).messages.size();
+      h.sessions.complete_all(0, 250, SmtpStage::data_end);
+    }
+  }
+  CHECK(sent == 40);
+  CHECK(h.engine.counters().sent == 40);
+  // Put back at most about once per message: never spun on within a round.
+  CHECK(h.engine.counters().rate_deferrals < 100);
 }

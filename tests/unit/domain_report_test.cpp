@@ -45,6 +45,14 @@ TEST_CASE("queue rows: largest or oldest first, --top cuts", "[admin][report]") 
   REQUIRE(by_age.size() == 1);
   CHECK(by_age[0].domain == "old.test");
 
+  const std::vector<QueueRow> by_rate =
+      queue_rows(map, clock.now(), 2, QueueOrder::rate,
+                 [](std::string_view domain) { return domain == "mid.test" ? 7.5 : 0.0; });
+  REQUIRE(by_rate.size() == 2);
+  CHECK(by_rate[0].domain == "mid.test");
+  CHECK(by_rate[0].rate == 7.5);
+  CHECK(by_rate[1].domain == "big.test");  // ties by name
+
   const std::string json = queues_reply_json(by_size, map.queue_count());
   const JsonDocument doc = parse_json_document(json);
   REQUIRE(doc.ok());
@@ -94,6 +102,31 @@ TEST_CASE("domain and dns replies", "[admin][report]") {
   CHECK(dns_only.root.member("dns")->member("expires_in_seconds")->as_int64() == 290);
 
   CHECK(done_reply_json("paused \"x\"") == R"({"ok":true,"message":"paused \"x\""})");
+
+  // Shaping: null until the domain was sent to, then the destination's state.
+  CHECK(domain->member("shaping")->kind == JsonValue::Kind::null);
+  DomainShapingReport shaping;
+  shaping.destination = "mx:mx1.example.com,mx2.example.com";
+  shaping.adaptive = true;
+  shaping.state = "backing_off";
+  shaping.sessions = 2;
+  shaping.members = 3;
+  shaping.concurrency = 2;
+  shaping.max_connections = 8;
+  shaping.rate = 40.5;
+  shaping.deferred_share = 0.25;
+  shaping.window_transactions = 12;
+  shaping.mean_latency_ms = 85;
+  shaping.decreases = 2;
+  shaping.increases = 5;
+  report.shaping = shaping;
+  const std::string line = domain_reply_json(report);
+  CHECK(line.find(R"("shaping":{"destination":"mx:mx1.example.com,mx2.example.com","policy":"",)"
+                  R"("adaptive":true,"state":"backing_off","sessions":2,"members":3,)"
+                  R"("concurrency":2,"max_connections":8,"rate":40.5,"max_rate":null,)"
+                  R"("deferred_share":0.25,"window_transactions":12,"mean_latency_ms":85,)"
+                  R"("suspended_seconds":-1,"decreases":2,"increases":5}}})") != std::string::npos);
+  CHECK(parse_json_document(line).ok());
 }
 
 TEST_CASE("metrics: Prometheus text with bounded per-domain series", "[admin][report]") {

@@ -65,10 +65,10 @@ TEST_CASE("the default rules know the big providers' throttling replies", "[shap
       {reply(421, 0, 0, 0,
              "Too many concurrent SMTP connections from this IP address; please try again later."),
        A::suspend, 60s},
-      {reply(451, 4, 7, 1, "rate limited"), A::scale_rate, 0s, 0.5},
-      {reply(450, 4, 7, 1, "Rate-limited, slow down"), A::scale_rate, 0s, 0.5},
+      {reply(451, 4, 7, 1, "rate limited"), A::scale_rate, 0s, 0.75},
+      {reply(450, 4, 7, 1, "Rate-limited, slow down"), A::scale_rate, 0s, 0.75},
       {reply(421, 4, 7, 0, "Try again later, closing connection. (EHLO) a1si2.100 - gsmtp"),
-       A::scale_rate, 0s, 0.5},
+       A::scale_rate, 0s, 0.75},
       {reply(421, 4, 7, 28,
              "[192.0.2.1] Our system has detected an unusual rate of unsolicited mail "
              "originating from your IP address. To protect our users from spam, mail sent from "

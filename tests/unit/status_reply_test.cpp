@@ -39,7 +39,9 @@ TEST_CASE("status reply: the exact line", "[admin][status]") {
         R"("transactions":3500,"sent":41000,"deferred":120,)"
         R"("bounced":11,"expired":1,"dsn_sent":9,"dsn_failed":2,"dropped":7,)"
         R"("domain_backoffs":8,"dns_cache_entries":300,"dns_lookups_in_flight":3,)"
-        R"("dns_hits":2900,"dns_misses":310,"dns_stale_served":4,"batches_waited_on_dns":12},)"
+        R"("dns_hits":2900,"dns_misses":310,"dns_stale_served":4,"batches_waited_on_dns":12,)"
+        R"("destinations":40,"destinations_backing_off":3,"destinations_suspended":1,)"
+        R"("rate_deferrals":250,"concurrency_holds":17,"shaping_decreases":21,"rule_matches":5},)"
         R"("volume":{"period":"2026-11-30","messages":900,"recipients":45000,)"
         R"("messages_limit":1000,"recipients_limit":0,"sender_domains":15,"action":"tempfail",)"
         R"("tempfailed":16}}})");
@@ -97,7 +99,14 @@ TEST_CASE("status reply: every field, by its struct name, in a valid reply", "[a
                                                                     "dns_hits",
                                                                     "dns_misses",
                                                                     "dns_stale_served",
-                                                                    "batches_waited_on_dns"});
+                                                                    "batches_waited_on_dns",
+                                                                    "destinations",
+                                                                    "destinations_backing_off",
+                                                                    "destinations_suspended",
+                                                                    "rate_deferrals",
+                                                                    "concurrency_holds",
+                                                                    "shaping_decreases",
+                                                                    "rule_matches"});
   CHECK(body->member("fail_open")->names ==
         std::vector<std::string>{"journal", "memory", "handoff", "spool", "quota", "total"});
   CHECK(body->member("volume")->names ==
