@@ -6,8 +6,7 @@
 #   b. a recipient deferred by a 450 waits out retry_min (an hour): `domain` shows it waiting;
 #      `flush retry.test` sends it at once.
 #   c. `dns free.test` shows the cached MX host and its address; `metrics` is Prometheus text
-#      with the sent count; `release --all` is refused (not in this version) with exit 1;
-#      a malformed domain is a usage error (exit 2).
+#      with the sent count; a malformed domain is a usage error (exit 2) (release: scenario 14).
 #   d. `reload`: a file with an error changes nothing (exit 1, the error names the key); a good
 #      one applies [shaping] at once (free.test's next mail goes under its new static limits,
 #      shown by `domain`) and names the change that waits for a restart; SIGHUP does the same.
@@ -103,10 +102,6 @@ printf '%s\n' "$out" | grep -q '^bulkq_recipients_total{outcome="sent"} 4$' ||
   h_fail "GET /metrics lacks the sent count: $(printf '%s\n' "$out" | head -5)"
 assert_eq "GET /other status" 404 "$(http_get GET /other | sed -n 1p)"
 assert_eq "POST /metrics status" 405 "$(http_get POST /metrics | sed -n 1p)"
-rc=0
-out=$(ctl release --all 2>&1) || rc=$?
-assert_eq "release --all exit" 1 "$rc"
-printf '%s' "$out" | grep -q 'release: not available in this version' || h_fail "release: $out"
 rc=0
 out=$(ctl pause 'bad domain' 2>&1) || rc=$?
 assert_eq "pause of a malformed domain: exit" 2 "$rc"

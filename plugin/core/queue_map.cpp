@@ -326,6 +326,54 @@ bool QueueMap::pause_domain(std::string_view domain, bool paused, TimePoint now)
   return true;
 }
 
+std::uint64_t QueueMap::withdraw(std::span<const MessageIndex> messages) {
+  if (messages.empty()) return 0;
+  const MessageIndex highest = *std::max_element(messages.begin(), messages.end());
+  std::vector<bool> chosen(std::size_t{highest} + 1, false);
+  for (const MessageIndex m : messages)
+    chosen[m] = true;
+  const auto withdrawn = [&chosen](const DataNode& node) {
+    return node.message < chosen.size() && chosen[node.message];
+  };
+  std::uint64_t removed = 0;
+  std::vector<DomainQueue*> changed;
+  table_.for_each([&](DomainQueue& queue) {
+    NodeRing& nodes = queue.nodes_;
+    bool any = false;
+    for (std::uint32_t i = 0; i < nodes.size() && !any; ++i)
+      any = withdrawn(nodes[i]);
+    if (!any) return;
+    // Rotate once through the ring, keeping the others in their order.
+    const std::uint32_t n = nodes.size();
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const DataNode node = nodes.front();
+      nodes.pop_front();
+      if (withdrawn(node)) {
+        ++removed;
+      } else {
+        nodes.push_back(node);
+      }
+    }
+    nodes.shrink_if_sparse();
+    changed.push_back(&queue);
+  });
+  queued_ -= removed;
+  // Heaps and the table change only after the walk over the table.
+  for (DomainQueue* queue : changed) {
+    if (ready_.contains(queue)) {
+      if (queue->nodes_.size() == 0) {
+        ready_.erase(queue);
+      } else {
+        ready_.update(queue);
+      }
+    } else if (timers_.contains(queue) && queue->nodes_.size() == 0) {
+      timers_.erase(queue);
+    }
+    extinguish_if_idle(*queue);
+  }
+  return removed;
+}
+
 void QueueMap::extinguish_if_idle(DomainQueue& queue) {
   if (queue.nodes_.size() != 0 || queue.in_flight_ != 0 || queue.holds_ != 0) return;
   if (ready_.contains(&queue)) ready_.erase(&queue);

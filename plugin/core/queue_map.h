@@ -128,6 +128,12 @@ class QueueMap {
     ready_.visit_smallest(count, [&out](const DomainQueue* q) { out.push_back(q); });
   }
 
+  // bulkqctl release: removes every waiting node of `messages` from whichever queues hold them
+  // (one pass over all queues, so callers withdraw many messages per call); a queue left with
+  // nothing waiting, nothing in flight and no hold is extinguished. Nodes in flight are not
+  // touched: the caller never withdraws a message a batch is carrying. Returns the nodes removed.
+  std::uint64_t withdraw(std::span<const MessageIndex> messages);
+
   void set_policy(SelectionPolicy policy);
   [[nodiscard]] SelectionPolicy policy() const { return policy_; }
 

@@ -36,6 +36,13 @@ void Scheduler::admit(std::span<std::unique_ptr<IntakeMessage>> messages) {
     message.reset();
 }
 
+std::uint64_t Scheduler::withdraw(std::span<const MessageIndex> messages) {
+  const std::uint64_t removed = queues_.withdraw(messages);
+  for (const MessageIndex m : messages)
+    messages_.erase(m);
+  return removed;
+}
+
 bool Scheduler::next_batch(Batch& out) {
   const Selection selection = queues_.select(clock_.now());
   if (selection.kind != Selection::Kind::ready) {

@@ -60,6 +60,11 @@ class Scheduler {
 
   void forget(MessageIndex message) { messages_.erase(message); }
 
+  // bulkqctl release: `messages` leave bulkq — their waiting nodes leave every domain queue and
+  // their records the table (the indexes are invalid afterwards). None of them may be in flight.
+  // Returns the nodes removed.
+  std::uint64_t withdraw(std::span<const MessageIndex> messages);
+
   // Files recipients reported `deferred` back into `domain`'s queue (their retry delay ended).
   void refile(std::string_view domain, std::span<const BatchRecipient> recipients) {
     queues_.refile(domain, recipients, clock_.now());

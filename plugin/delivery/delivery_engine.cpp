@@ -1245,4 +1245,31 @@ void DeliveryEngine::forget_idle_destinations(TimePoint now) {
     it = destinations_.contains(it->second) ? std::next(it) : destination_of_.erase(it);
 }
 
+std::uint64_t DeliveryEngine::withdraw_waiting(
+    const std::function<bool(MessageIndex message, std::string_view domain, bool in_flight)>&
+        visit) {
+  for (const auto& [id, flight] : flights_) {
+    const Batch& batch = flight->batch;
+    for (std::size_t g = 0; g < batch.message_count(); ++g)
+      (void)visit(batch.message_group(g).front().message, batch.domain, true);
+  }
+  std::uint64_t dropped = 0;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    std::vector<BatchRecipient>& recipients = it->second.recipients;
+    // A message's recipients of one domain were deferred together: ask once per run.
+    std::optional<std::pair<MessageIndex, bool>> last;
+    const auto gone = std::remove_if(recipients.begin(), recipients.end(), [&](const auto& r) {
+      if (!last || last->first != r.message)
+        last.emplace(r.message, visit(r.message, it->second.domain, false));
+      return last->second;
+    });
+    const auto n = static_cast<std::uint64_t>(recipients.end() - gone);
+    recipients.erase(gone, recipients.end());
+    dropped += n;
+    waiting_count_ -= n;
+    it = recipients.empty() ? waiting_.erase(it) : std::next(it);
+  }
+  return dropped;
+}
+
 }  // namespace bulkq

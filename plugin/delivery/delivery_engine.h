@@ -231,6 +231,14 @@ class DeliveryEngine {
 
   [[nodiscard]] DeliveryDomainState domain_state(std::string_view domain) const;
 
+  // bulkqctl release: calls `visit` first for each message a session in flight carries (in_flight
+  // true; the answer is ignored, those stay), then for each message with recipients waiting out a
+  // retry delay, with their domain (in_flight false); the waiting recipients of the messages it
+  // answers true for are dropped. Returns the recipients dropped.
+  std::uint64_t withdraw_waiting(
+      const std::function<bool(MessageIndex message, std::string_view domain, bool in_flight)>&
+          visit);
+
   // Recipients delivered to `domain` per second lately: an exponentially decaying average with a
   // one-minute time constant (0 for a domain not delivered to lately). For `queues --sort rate`.
   [[nodiscard]] double recent_rate(std::string_view domain, TimePoint now) const;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,16 @@ struct HeldMessageOpenResult {
   [[nodiscard]] bool ok() const { return error.empty(); }
 };
 
+// What release() did with one held message.
+struct SpoolReleaseResult {
+  std::string error;              // set when !ok(): what failed; the message is left as it was
+  bool gone = false;              // !ok() because the held file is not there (nothing done)
+  std::uint32_t recipients = 0;   // recipients handed back to the MTA (not done)
+  std::uint32_t marked_done = 0;  // recipients marked done by this call
+  std::string warning;            // ok(), but something after the hand-back failed (logged)
+  [[nodiscard]] bool ok() const { return error.empty(); }
+};
+
 class SpoolAdapter {
  public:
   virtual ~SpoolAdapter() = default;
@@ -132,6 +143,20 @@ class SpoolAdapter {
   // Removes the held message (delivered or bounced to every recipient). Removing a file that is
   // already gone is not an error.
   [[nodiscard]] virtual SpoolResult remove(std::string_view queue_id) = 0;
+
+  // bulkqctl release: hands the held message back to the MTA, which then delivers its
+  // recipients not yet done. The recipients at the `finished` indexes (positions in the
+  // recipient list as read_envelope and open_message report it) are first marked done in the
+  // file, durably, so the MTA never delivers them again; then the message leaves the hold queue
+  // for the MTA's own queue. On failure nothing changed, or only finished recipients were marked
+  // (which the engine's journal already says). The default says the spool cannot do it.
+  [[nodiscard]] virtual SpoolReleaseResult release(std::string_view queue_id,
+                                                   std::span<const RecipientIndex> finished) {
+    (void)finished;
+    SpoolReleaseResult result;
+    result.error = std::string(queue_id) + ": release is not supported by this spool";
+    return result;
+  }
 
   // Calls `visit` with the queue id of every committed held file (for recovery's adoption scan).
   [[nodiscard]] virtual SpoolResult list_held(

@@ -28,7 +28,7 @@ constexpr std::string_view kUsage =
     "  resume DOMAIN              deliver to DOMAIN again\n"
     "  flush [DOMAIN]             retry now: DOMAIN, or every domain\n"
     "  dns DOMAIN                 the cached DNS data for DOMAIN\n"
-    "  release DOMAIN | --all     hand held messages back to the MTA (not in this version)\n"
+    "  release DOMAIN | --all     hand held messages back to the MTA (unfinished recipients)\n"
     "  metrics                    metrics in Prometheus text format\n"
     "  reload                     re-read the configuration: limits and shaping apply at once\n"
     "\n"

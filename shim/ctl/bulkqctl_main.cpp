@@ -3,9 +3,8 @@
 // Single-threaded and short-lived: read the command line, find the admin socket (from -s, or
 // admin.socket in the configuration file), send one request line, print the reply, and exit 0 if
 // the daemon says "ok": true, 1 if the request failed, 2 on a usage error. Without --json,
-// `status` prints a table (ctl/status_view.h) and queues, domain, dns, pause, resume, flush and
-// metrics their own views (ctl/command_view.h); with --json, or for the others, the reply line
-// as it came.
+// `status` prints a table (ctl/status_view.h) and every other command its own view
+// (ctl/command_view.h); with --json, the reply line as it came.
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -74,8 +73,7 @@ int main(int argc, char** argv) {
   }
 
   const bulkq::AdminCommand command = options.request.command;
-  const bool has_view = command != bulkq::AdminCommand::release;
-  if (!options.json && has_view) {
+  if (!options.json) {
     const bulkq::StatusView view = command == bulkq::AdminCommand::status
                                        ? bulkq::render_status_view(exchange.reply)
                                        : bulkq::render_command_view(command, exchange.reply);
@@ -91,7 +89,7 @@ int main(int argc, char** argv) {
     return exit_with(BulkqctlExit::ok);
   }
 
-  // --json, and the commands without a view: the reply as the daemon sent it.
+  // --json: the reply as the daemon sent it.
   std::fwrite(exchange.reply.data(), 1, exchange.reply.size(), stdout);
   std::fputc('\n', stdout);
   if (std::fflush(stdout) != 0) {

@@ -278,6 +278,32 @@ StatusView dns_view(const JsonValue& root, Reader& read, std::string& error) {
   return view;
 }
 
+// "released 3 message(s) (7 recipient(s)) to the MTA; 1 busy (in a session now: run release
+// again); 1 failed: <first error>; 250 remain: run release again", then the queue ids.
+StatusView release_view(const JsonValue& root, Reader& read, std::string& error) {
+  const std::string released = read.number(&root, "released", "reply");
+  const std::string recipients = read.number(&root, "recipients", "reply");
+  const std::string busy = read.number(&root, "busy", "reply");
+  const std::string failed = read.number(&root, "failed", "reply");
+  const std::string remaining = read.number(&root, "remaining", "reply");
+  const std::string first_error = read.text(&root, "error", "reply");
+  const JsonValue* ids = read.need(&root, "queue_ids", JsonValue::Kind::array, "reply");
+  if (!error.empty()) return failure(error);
+  std::string out =
+      "released " + released + " message(s) (" + recipients + " recipient(s)) to the MTA";
+  if (busy != "0") out += "; " + busy + " busy (in a session now: run release again)";
+  if (failed != "0") out += "; " + failed + " failed: " + first_error;
+  if (remaining != "0") out += "; " + remaining + " more remain: run release again";
+  out += '\n';
+  for (const JsonValue& id : ids->elements) {
+    if (id.kind != JsonValue::Kind::string) return failure("malformed reply: queue_ids[]");
+    out += "  " + terminal_safe(id.text) + '\n';
+  }
+  StatusView view;
+  view.text = std::move(out);
+  return view;
+}
+
 }  // namespace
 
 StatusView render_command_view(AdminCommand command, std::string_view reply) {
@@ -306,6 +332,8 @@ StatusView render_command_view(AdminCommand command, std::string_view reply) {
       return dns_view(root, read, error);
     case AdminCommand::messages:
       return messages_view(root, read, error);
+    case AdminCommand::release:
+      return release_view(root, read, error);
     case AdminCommand::metrics: {
       const JsonValue* text = read.need(&root, "metrics", JsonValue::Kind::string, "reply");
       if (text == nullptr) return failure(error);

@@ -11,6 +11,7 @@
 //   domain:  key: value lines (queue, delivery, DNS hosts, last replies)
 //   dns:     the DNS lines of domain
 //   pause, resume, flush: the daemon's message
+//   release: "released N message(s) (R recipient(s)) to the MTA", busy/failed/remaining, the ids
 #pragma once
 
 #include <string_view>

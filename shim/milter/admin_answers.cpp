@@ -16,7 +16,8 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
     case AdminCommand::resume:
     case AdminCommand::flush:
     case AdminCommand::dns:
-    case AdminCommand::metrics: {
+    case AdminCommand::metrics:
+    case AdminCommand::release: {
       std::optional<std::string> reply = ask ? ask(request) : std::nullopt;
       if (!reply) {
         return error_reply_json(std::string(to_string(request.command)) +
@@ -27,8 +28,6 @@ std::string answer_admin_request(const AdminRequest& request, const StatusBoard&
     }
     case AdminCommand::reload:
       if (reload) return reload();
-      break;
-    case AdminCommand::release:
       break;
   }
   // Every command is listed above, so -Wswitch points here when a new one is added.

@@ -1,8 +1,8 @@
 // bulkqd's answers to admin requests: `status` from the StatusBoard (a copy the scheduler thread
 // publishes every 100 ms, so it never waits for that thread); queues, domain, messages, pause,
-// resume, flush, dns and metrics from the scheduler thread itself, which owns the queue map, the
-// delivery engine and the DNS cache (`ask`, bounded by a timeout); reload from `reload`
-// (ConfigurationReload); release is not available in this version.
+// resume, flush, dns, metrics and release from the scheduler thread itself, which owns the queue
+// map, the delivery engine and the DNS cache (`ask`, bounded by a timeout); reload from `reload`
+// (ConfigurationReload).
 //
 // Called on the admin server's thread (AdminServer's handler), one request at a time.
 //
@@ -26,10 +26,9 @@ using ReloadConfiguration = std::function<std::string()>;
 
 // One reply line without '\n':
 //   status          → status_reply_json(board.latest())
-//   queues, domain, messages, pause, resume, flush, dns, metrics
+//   queues, domain, messages, pause, resume, flush, dns, metrics, release
 //                   → ask(request), or an error reply when the scheduler thread did not answer
 //   reload          → reload(), or an error reply when there is none
-//   release         → {"ok":false,"error":"release: not available in this version"}
 [[nodiscard]] std::string answer_admin_request(const AdminRequest& request,
                                                const StatusBoard& board, const AskScheduler& ask,
                                                const ReloadConfiguration& reload = {});

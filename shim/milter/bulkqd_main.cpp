@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -141,10 +142,43 @@ std::string parent_directory(const std::string& path) {
   return parent.empty() ? std::string("/") : parent.string();
 }
 
+// What `bulkqctl release` needs to move held files as postsuper -H does and wake qmgr:
+// hash_queue_names, and hash_queue_depth and queue_service_name from one more postconf run. A
+// failure is logged and leaves the defaults (depth 1, "qmgr").
+void query_release_settings(const bulkq::Config& config, const bulkq::PostconfResult& postconf,
+                            bulkq::PostfixReleaseSettings& release, spdlog::logger& logger) {
+  release.hash_queue_names = postconf.settings.hash_queue_names;
+  const bulkq::ProgramRun run =
+      bulkq::run_program({config.postfix.postconf, "-c", config.postfix.config_directory, "-h",
+                          "hash_queue_depth", "queue_service_name"},
+                         std::chrono::seconds(30));
+  const std::string& out = run.stdout_text;
+  const std::size_t first = out.find('\n');
+  const std::size_t second = first == std::string::npos ? first : out.find('\n', first + 1);
+  int depth = 0;
+  const std::string service =
+      second == std::string::npos ? std::string() : out.substr(first + 1, second - first - 1);
+  const bool service_ok =
+      !service.empty() && std::all_of(service.begin(), service.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      });
+  if (!run.exited_zero() || second == std::string::npos || !service_ok ||
+      std::from_chars(out.data(), out.data() + first, depth).ec != std::errc{} || depth < 1) {
+    logger.warn(
+        "postconf: cannot read hash_queue_depth and queue_service_name ({}); release "
+        "assumes 1 and qmgr",
+        run.error.empty() ? out : run.error);
+    return;
+  }
+  release.hash_queue_depth = depth;
+  release.queue_service = service;
+}
+
 // What the Postfix side must look like for bulkq to work: a flat hold queue, and bulkqd running
-// as Postfix's mail_owner. Fills queue_directory. Empty on success.
+// as Postfix's mail_owner. Fills queue_directory (and what release needs). Empty on success.
 std::string check_postfix(const bulkq::Config& config, std::string& queue_directory,
-                          spdlog::logger& logger) {
+                          bulkq::PostfixReleaseSettings& release, spdlog::logger& logger) {
   const bulkq::PostconfResult postconf =
       bulkq::query_postconf(config.postfix.postconf, config.postfix.config_directory);
   if (!postconf.ok()) return "postfix: " + postconf.error;
@@ -160,6 +194,7 @@ std::string check_postfix(const bulkq::Config& config, std::string& queue_direct
   }
   queue_directory = config.postfix.queue_directory.empty() ? postconf.settings.queue_directory
                                                            : config.postfix.queue_directory;
+  query_release_settings(config, postconf, release, logger);
   return {};
 }
 
@@ -269,7 +304,9 @@ int main(int argc, char** argv) {
       std::filesystem::absolute(options.config_path, cwd_error).lexically_normal().string();
 
   std::string queue_directory;
-  if (std::string error = check_postfix(config, queue_directory, *log.logger); !error.empty()) {
+  bulkq::PostfixReleaseSettings release_settings;
+  if (std::string error = check_postfix(config, queue_directory, release_settings, *log.logger);
+      !error.empty()) {
     print_error(error);
     return exit_with(BulkqdExit::failed);
   }
@@ -434,7 +471,7 @@ int main(int argc, char** argv) {
     bulkq::LmdbJournalOpenResult journal = bulkq::LmdbJournal::open(journal_options);
     if (!journal.ok()) return fail(journal.error);
 
-    bulkq::PostfixSpool spool(queue_directory);
+    bulkq::PostfixSpool spool(queue_directory, release_settings);
     bulkq::IntakeEngineOptions engine_options;
     engine_options.kind = bulkq::MtaKind::postfix;
     engine_options.commit_timeout = std::chrono::seconds(config.intake.commit_timeout_seconds);

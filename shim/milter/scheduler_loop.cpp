@@ -18,6 +18,7 @@
 #include "admin/status_reply.h"
 #include "delivery/delivery_engine.h"
 #include "delivery/delivery_routes.h"
+#include "delivery/message_release.h"
 #include "dns/cares_resolver.h"
 #include "dns/dns_cache_store.h"
 #include "dns/dns_service.h"
@@ -207,6 +208,7 @@ class AsioSchedulerLoop final : public SchedulerLoop {
 
   std::optional<std::string> answer(const AdminRequest& request,
                                     std::chrono::milliseconds timeout) override {
+    if (request.command == AdminCommand::release) return release_on_loop(request, timeout);
     return on_loop([this, request] { return answer_here(request); }, timeout);
   }
 
@@ -415,6 +417,86 @@ class AsioSchedulerLoop final : public SchedulerLoop {
     report.decreases = d.shaping.decreases;
     report.increases = d.shaping.increases;
     return report;
+  }
+
+  // ---- bulkqctl release (scheduler thread) ---------------------------------------------------
+  // The request works in steps of at most kReleaseStepMessages messages or kReleaseStepTime, one
+  // per turn of the loop (sessions, intake and other requests run in between), and answers once
+  // every picked message was looked at or after kReleaseRequestTime, saying how many remain
+  // (the admin runs it again). Files are synced per message, so a step is bounded by the disk.
+  static constexpr std::size_t kReleaseStepMessages = 100;
+  static constexpr std::chrono::milliseconds kReleaseStepTime{50};
+  static constexpr std::chrono::milliseconds kReleaseRequestTime{3000};
+
+  // Like on_loop, but the reply comes when the request's last step is done.
+  std::optional<std::string> release_on_loop(const AdminRequest& request,
+                                             std::chrono::milliseconds timeout) {
+    auto promise = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> reply = promise->get_future();
+    asio::post(io_, [this, request, promise] { start_release(request, promise); });
+    if (reply.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    try {
+      return reply.get();
+    } catch (const std::exception&) {
+      return std::nullopt;  // the loop ended with the request still going
+    }
+  }
+
+  void start_release(const AdminRequest& request,
+                     const std::shared_ptr<std::promise<std::string>>& promise) {
+    MessageReleaseHooks hooks;
+    hooks.before_journal_batch = [intake = parts_.intake] { intake->flush_journal(); };
+    hooks.on_removed = [intake = parts_.intake](std::uint64_t bytes) {
+      intake->note_record_removed(bytes);
+    };
+    hooks.log = parts_.log;
+    auto release = std::make_shared<MessageRelease>(*parts_.scheduler, *parts_.journal,
+                                                    *parts_.spool, delivery_.get(), hooks);
+    release->start(request.all ? std::string_view() : std::string_view(request.domain));
+    log(LogLevel::info, "release of " +
+                            (request.all ? std::string("every message") : request.domain) +
+                            " requested by an administrator");
+    continue_release(release, promise, SteadyClock::now() + kReleaseRequestTime, request);
+  }
+
+  void continue_release(const std::shared_ptr<MessageRelease>& release,
+                        const std::shared_ptr<std::promise<std::string>>& promise,
+                        SteadyClock::time_point request_deadline, const AdminRequest& request) {
+    const SteadyClock::time_point step_deadline =
+        std::min(request_deadline, SteadyClock::now() + kReleaseStepTime);
+    bool done = false;
+    try {
+      done = release->step(kReleaseStepMessages,
+                           [step_deadline] { return SteadyClock::now() >= step_deadline; });
+    } catch (const std::exception& e) {
+      promise->set_value(error_reply_json(std::string("release: internal error: ") + e.what()));
+      return;
+    }
+    publish();
+    if (release->failed_to_start()) {
+      // The journal would not take the delivery outcomes: stop here. Nothing done yet is a
+      // failed request; otherwise the reply says what was done, the error and what remains.
+      const ReleaseReport report = release->report();
+      if (report.released + report.busy + report.failed == 0) {
+        promise->set_value(error_reply_json("release: " + report.error));
+        return;
+      }
+      done = true;
+    }
+    if (!done && !stopping_ && SteadyClock::now() < request_deadline) {
+      asio::post(io_, [this, release, promise, request_deadline, request] {
+        continue_release(release, promise, request_deadline, request);
+      });
+      return;
+    }
+    const ReleaseReport report = release->report();
+    log(LogLevel::info,
+        "release of " + (request.all ? std::string("every message") : request.domain) + ": " +
+            std::to_string(report.released) + " released (" + std::to_string(report.recipients) +
+            " recipient(s)), " + std::to_string(report.busy) + " busy, " +
+            std::to_string(report.failed) + " failed, " + std::to_string(report.remaining) +
+            " remaining");
+    promise->set_value(release_reply_json(report));
   }
 
   DomainReport domain_report(const std::string& domain, TimePoint now) {

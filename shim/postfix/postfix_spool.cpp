@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,8 @@
 
 #include "core/quoted_text.h"
 #include "postfix/content_cursor.h"
+#include "postfix/done_recipient_marks.h"
+#include "postfix/hashed_queue_path.h"
 #include "postfix/marker_header.h"
 #include "postfix/queue_file_bytes.h"
 #include "postfix/queue_file_reader.h"
@@ -97,10 +101,15 @@ bool is_valid_queue_id(std::string_view queue_id) {
   return true;
 }
 
-PostfixSpool::PostfixSpool(std::string queue_directory) {
+PostfixSpool::PostfixSpool(std::string queue_directory)
+    : PostfixSpool(std::move(queue_directory), PostfixReleaseSettings{}) {}
+
+PostfixSpool::PostfixSpool(std::string queue_directory, PostfixReleaseSettings release)
+    : release_(std::move(release)) {
   while (queue_directory.size() > 1 && queue_directory.back() == '/')
     queue_directory.pop_back();
-  hold_directory_ = std::move(queue_directory) + "/hold";
+  queue_directory_ = std::move(queue_directory);
+  hold_directory_ = queue_directory_ + "/hold";
 }
 
 std::string PostfixSpool::held_path(std::string_view queue_id) const {
@@ -327,6 +336,187 @@ SpoolResult PostfixSpool::remove(std::string_view queue_id) {
   if (::unlink(path.c_str()) != 0) {
     const int error = errno;
     if (error != ENOENT) result.error = "cannot remove " + path + ": " + errno_text(error);
+  }
+  return result;
+}
+
+namespace {
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The whole file through `fd`, at most kMaxQueueFileBytes. Empty on success.
+std::string read_all(int fd, std::size_t size, std::string& bytes) {
+  bytes.resize(size);
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_text(errno);
+    if (n == 0) return "the file shrank while being read";
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+std::string sync_directory(const std::string& path) {
+  const FileDescriptor dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+    return "cannot sync directory " + path + ": " + errno_text(errno);
+  }
+  return {};
+}
+
+// Creates the missing levels of `relative` (e.g. "deferred/A/B/") under `base`, mode 0700 as
+// Postfix's make_dirs() does. Empty on success.
+std::string make_queue_directories(const std::string& base, std::string_view relative) {
+  std::string path = base;
+  std::size_t start = 0;
+  while (start < relative.size()) {
+    const std::size_t slash = relative.find('/', start);
+    const std::size_t end = slash == std::string_view::npos ? relative.size() : slash;
+    path += '/';
+    path += relative.substr(start, end - start);
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create directory " + path + ": " + errno_text(errno);
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+// Postfix's trigger protocol (mail_trigger): a few request bytes written to a service's public
+// endpoint, no reply. 'D' = QMGR_REQ_SCAN_DEFERRED (src/global/mail_proto.h).
+std::string wake_queue_manager(const std::string& path) {
+  constexpr char kScanDeferred = 'D';
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cannot find " + path + ": " + errno_text(errno);
+  int fd = -1;
+  if (S_ISFIFO(st.st_mode)) {
+    fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  } else if (S_ISSOCK(st.st_mode)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path) return path + ": path too long for a socket";
+    std::copy(path.begin(), path.end(), address.sun_path);
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 &&
+        ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return "cannot connect to " + path + ": " + errno_text(error);
+    }
+  } else {
+    return path + " is neither a socket nor a FIFO";
+  }
+  if (fd < 0) return "cannot open " + path + ": " + errno_text(errno);
+  const FileDescriptor trigger(fd);
+  if (::write(trigger.get(), &kScanDeferred, 1) != 1) {
+    return "cannot write to " + path + ": " + errno_text(errno);
+  }
+  return {};
+}
+
+}  // namespace
+
+SpoolReleaseResult PostfixSpool::release(std::string_view queue_id,
+                                         std::span<const RecipientIndex> finished) {
+  SpoolReleaseResult result;
+  if (!is_valid_queue_id(queue_id)) {
+    result.error = invalid_queue_id(queue_id);
+    return result;
+  }
+  const std::string path = held_path(queue_id);
+  const FileDescriptor fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int error = errno;
+    result.gone = error == ENOENT;
+    result.error = result.gone ? "hold/" + std::string(queue_id) +
+                                     " is gone (removed or released by an administrator)"
+                               : "cannot open " + path + ": " + errno_text(error);
+    return result;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || classify(st) != FileMode::committed ||
+      static_cast<std::uint64_t>(st.st_size) > kMaxQueueFileBytes) {
+    result.error = path + " is not a complete held queue file";
+    return result;
+  }
+  std::string bytes;
+  if (std::string error = read_all(fd.get(), static_cast<std::size_t>(st.st_size), bytes);
+      !error.empty()) {
+    result.error = "cannot read " + path + ": " + error;
+    return result;
+  }
+  const PostfixQueueFileResult parsed = parse_queue_file(bytes);
+  if (!parsed.ok()) {
+    result.error = in_held_file(queue_id, parsed.error);
+    return result;
+  }
+  const DoneMarksPlan plan = plan_done_marks(bytes, parsed.file, finished);
+  if (!plan.ok()) {
+    result.error = in_held_file(queue_id, plan.error);
+    return result;
+  }
+  // 1. Finished recipients become `D`, durably, before Postfix can see the file.
+  for (const std::size_t at : plan.offsets) {
+    const char done = kDoneRecipientType;
+    if (::pwrite(fd.get(), &done, 1, static_cast<off_t>(at)) != 1) {
+      result.error = "cannot mark recipients done in " + path + ": " + errno_text(errno);
+      return result;
+    }
+  }
+  if (!plan.offsets.empty() && ::fsync(fd.get()) != 0) {
+    result.error = "cannot sync " + path + ": " + errno_text(errno);
+    return result;
+  }
+  result.marked_done = static_cast<std::uint32_t>(plan.offsets.size());
+  result.recipients = plan.still_to_deliver;
+  // 2. hold/ID → deferred/<levels>/ID, as postsuper -H. The queue id embeds the file's inode
+  // number, so no other live queue file has the same name to be replaced.
+  const std::string levels = hashed_queue_directory("deferred", queue_id, release_.hash_queue_names,
+                                                    std::max(1, release_.hash_queue_depth));
+  const std::string target_directory = queue_directory_ + "/" + levels;
+  const std::string target = target_directory + std::string(queue_id);
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    int error = errno;
+    if (error == ENOENT && ::access(path.c_str(), F_OK) == 0) {
+      if (std::string made = make_queue_directories(queue_directory_, levels); !made.empty()) {
+        result.error = made;
+        return result;
+      }
+      error = ::rename(path.c_str(), target.c_str()) == 0 ? 0 : errno;
+    }
+    if (error != 0) {
+      result.gone = error == ENOENT;
+      result.error = "cannot move " + path + " to " + target + ": " + errno_text(error);
+      return result;
+    }
+  }
+  // 3. The move is durable before the caller forgets the message.
+  for (const std::string& directory : {target_directory, hold_directory_}) {
+    if (std::string synced = sync_directory(directory); !synced.empty()) {
+      result.warning = synced;
+    }
+  }
+  // 4. Deliver now rather than at the next deferred-queue scan.
+  if (!release_.queue_service.empty()) {
+    if (std::string woken =
+            wake_queue_manager(queue_directory_ + "/public/" + release_.queue_service);
+        !woken.empty()) {
+      result.warning = woken + "; Postfix delivers it at its next deferred-queue scan";
+    }
   }
   return result;
 }

@@ -162,12 +162,11 @@ TEST_CASE("admin server: status round trip through bulkqctl's client", "[admin][
   CHECK(test.log.all() == "");
 }
 
-TEST_CASE("admin server: release is not available in this version", "[admin][server]") {
+TEST_CASE("admin server: reload is not available in this version", "[admin][server]") {
   TestServer test(only_this_process_user());
-  const AdminExchange exchange =
-      exchange_admin_request(test.path, "release --all\n", 5s, kMaxReply);
+  const AdminExchange exchange = exchange_admin_request(test.path, "reload\n", 5s, kMaxReply);
   REQUIRE(exchange.error == "");
-  CHECK(exchange.reply == R"({"ok":false,"error":"release: not available in this version"})");
+  CHECK(exchange.reply == R"({"ok":false,"error":"reload: not available in this version"})");
 }
 
 TEST_CASE("admin server: a peer the policy does not allow is refused and logged",

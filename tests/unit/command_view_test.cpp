@@ -5,6 +5,7 @@
 #include <string>
 
 #include "admin/domain_report.h"
+#include "admin/release_reply.h"
 
 using namespace bulkq;
 
@@ -103,4 +104,27 @@ TEST_CASE("command view: messages as columns", "[admin][bulkqctl]") {
         "QUEUE ID          BULKQ ID  RCPTS  ATTEMPTS  WAITING  SENDER\n"
         "4jcxXM3btLz1cLSn  7         2      1         40s      <news@s.test>\n"
         "1 message(s) waiting for x.test; page 1 of 1\n");
+}
+
+TEST_CASE("command view: release counts, the first error, the ids", "[admin][bulkqctl]") {
+  ReleaseReport report;
+  report.released = 2;
+  report.recipients = 5;
+  report.queue_ids = {"Q1", "Q2"};
+  StatusView view = render_command_view(AdminCommand::release, release_reply_json(report));
+  REQUIRE(view.error == "");
+  CHECK(view.text == "released 2 message(s) (5 recipient(s)) to the MTA\n  Q1\n  Q2\n");
+  report.busy = 1;
+  report.failed = 1;
+  report.remaining = 40;
+  report.error = "hold/Q3: bad\x1b[31m";
+  report.queue_ids.clear();
+  view = render_command_view(AdminCommand::release, release_reply_json(report));
+  REQUIRE(view.error == "");
+  CHECK(view.text.rfind("released 2 message(s) (5 recipient(s)) to the MTA; 1 busy (in a session "
+                        "now: run release again); 1 failed: hold/Q3: bad",
+                        0) == 0);
+  CHECK(view.text.find('\x1b') == std::string::npos);
+  CHECK(view.text.find("; 40 more remain: run release again\n") != std::string::npos);
+  CHECK_FALSE(render_command_view(AdminCommand::release, R"({"ok":true})").ok());
 }
