@@ -1312,7 +1312,11 @@ void apply_shaping_domain(const toml::value& value, const std::string& key, Conf
       all_valid = false;
       continue;
     }
-    for (const auto& [item_name, item] : limits.as_table()) {
+    for (const auto& limit : limits.as_table()) {
+      // Named references, not a structured binding: the lambda below captures `item` (clang 14
+      // refuses to capture a binding).
+      const std::string& item_name = limit.first;
+      const toml::value& item = limit.second;
       const std::string item_key = entry_key + "." + key_part(item_name);
       bool ok = true;
       const auto number = [&](std::int64_t min, std::int64_t max,
